@@ -1,0 +1,3 @@
+//! The catalog: what a received file is (classification, content hash, media facts).
+
+pub mod classify;

@@ -1,0 +1,1 @@
+//! Catalog queries: items, inbox files, the reception register, purges.
