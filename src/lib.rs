@@ -7,6 +7,7 @@
 pub mod catalog;
 pub mod clock;
 pub mod config;
+pub mod daemon;
 pub mod diskguard;
 pub mod doctor;
 pub mod equipment;

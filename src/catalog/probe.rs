@@ -97,7 +97,9 @@ pub fn probe(program: &str, path: &Path, timeout: Duration) -> Result<Value, Pro
         return Err(ProbeError::Unreadable(if msg.is_empty() {
             "no details".into()
         } else {
-            msg.lines().last().unwrap_or_default().to_string()
+            // The last line, without ffprobe's echo of the (maybe GBK) path.
+            let last = msg.lines().last().unwrap_or_default();
+            last.rsplit(": ").next().unwrap_or(last).to_string()
         }));
     }
     let raw: Value = serde_json::from_slice(&out)

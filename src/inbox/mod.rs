@@ -96,8 +96,13 @@ pub struct Inbox {
 
 impl Inbox {
     pub fn new(config: &Config, store: Store, stamper: Arc<Stamper>) -> anyhow::Result<Inbox> {
+        // One spelling of every path: events and scans must agree on the key.
+        let root = config.paths.inbox();
+        let root = std::fs::canonicalize(&root)
+            .or_else(|_| std::path::absolute(&root))
+            .unwrap_or(root);
         Ok(Inbox {
-            root: config.paths.inbox(),
+            root,
             temp: temp_matcher(&config.inbox.temp_globs)?,
             classify: config.classify.clone(),
             max_wait: Duration::from_secs(config.inbox.max_wait_secs),

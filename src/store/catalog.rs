@@ -546,25 +546,24 @@ impl Store {
         })
     }
 
-    /// The reception register between two instants (UTC RFC 3339), after a cursor.
-    pub fn receptions(
-        &self,
-        from: Option<&str>,
-        to: Option<&str>,
-        after: Option<i64>,
-        limit: u32,
-    ) -> Result<Vec<Reception>> {
+    /// The newest receptions, newest first.
+    pub fn recent_receptions(&self, limit: u32) -> Result<Vec<Reception>> {
+        self.reception_rows(
+            "WHERE 1 ORDER BY r.id DESC LIMIT ?4",
+            params![None::<String>, None::<String>, None::<i64>, limit],
+        )
+    }
+
+    fn reception_rows(&self, tail: &str, args: impl rusqlite::Params) -> Result<Vec<Reception>> {
+        let sql = format!(
+            "SELECT r.id, r.item_id, r.received_at, r.clock_trusted, r.path_display, r.size, r.blake3,
+                    i.title, i.category, i.subject, i.grade, i.kind
+             FROM receptions r JOIN items i ON i.id = r.item_id {tail}"
+        );
         self.read(|c| {
-            let mut st = c.prepare_cached(
-                "SELECT r.id, r.item_id, r.received_at, r.clock_trusted, r.path_display, r.size, r.blake3,
-                        i.title, i.category, i.subject, i.grade, i.kind
-                 FROM receptions r JOIN items i ON i.id = r.item_id
-                 WHERE (?1 IS NULL OR r.received_at >= ?1) AND (?2 IS NULL OR r.received_at < ?2)
-                   AND (?3 IS NULL OR r.id > ?3)
-                 ORDER BY r.id LIMIT ?4",
-            )?;
+            let mut st = c.prepare_cached(&sql)?;
             let v = st
-                .query_map(params![from, to, after, limit], |r| {
+                .query_map(args, |r| {
                     Ok(Reception {
                         id: r.get(0)?,
                         item_id: r.get(1)?,
@@ -583,6 +582,21 @@ impl Store {
                 .collect::<rusqlite::Result<_>>()?;
             Ok(v)
         })
+    }
+
+    /// The reception register between two instants (UTC RFC 3339), after a cursor.
+    pub fn receptions(
+        &self,
+        from: Option<&str>,
+        to: Option<&str>,
+        after: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<Reception>> {
+        self.reception_rows(
+            "WHERE (?1 IS NULL OR r.received_at >= ?1) AND (?2 IS NULL OR r.received_at < ?2)
+               AND (?3 IS NULL OR r.id > ?3) ORDER BY r.id LIMIT ?4",
+            params![from, to, after, limit],
+        )
     }
 
     /// Counts by state, for health and the page.
