@@ -44,7 +44,7 @@ pub enum ConfigError {
 }
 
 /// The whole configuration.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub paths: PathsConfig,
@@ -57,23 +57,6 @@ pub struct Config {
     pub classify: ClassifyConfig,
     pub equipment: EquipmentConfig,
     pub vcd: VcdConfig,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            paths: PathsConfig::default(),
-            web: WebConfig::default(),
-            station: StationConfig::default(),
-            inbox: InboxConfig::default(),
-            probe: ProbeConfig::default(),
-            library: LibraryConfig::default(),
-            disk: DiskConfig::default(),
-            classify: ClassifyConfig::default(),
-            equipment: EquipmentConfig::default(),
-            vcd: VcdConfig::default(),
-        }
-    }
 }
 
 /// `[paths]`: where things live on disk.

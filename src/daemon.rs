@@ -111,25 +111,37 @@ async fn serve_async(config: Config, state: AppState) -> anyhow::Result<()> {
         let st = state.clone();
         tokio::spawn(
             async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(st.config.disk.check_secs));
-            loop {
-                tick.tick().await;
-                let st2 = st.clone();
-                let r = tokio::task::spawn_blocking(move || {
-                    let free = diskguard::free_space(&st2.config.paths.inbox())?;
-                    diskguard::check(&st2.store, &st2.config.disk, &st2.stamper, free, false, false)
+                let mut tick =
+                    tokio::time::interval(Duration::from_secs(st.config.disk.check_secs));
+                loop {
+                    tick.tick().await;
+                    let st2 = st.clone();
+                    let r = tokio::task::spawn_blocking(move || {
+                        let free = diskguard::free_space(&st2.config.paths.inbox())?;
+                        diskguard::check(
+                            &st2.store,
+                            &st2.config.disk,
+                            &st2.stamper,
+                            free,
+                            false,
+                            false,
+                        )
                         .map_err(std::io::Error::other)
-                })
-                .await;
-                match r {
-                    Ok(Ok(rep)) if rep.purged > 0 => {
-                        tracing::warn!(purged = rep.purged, freed = rep.freed_bytes, "disk guard purged files")
+                    })
+                    .await;
+                    match r {
+                        Ok(Ok(rep)) if rep.purged > 0 => {
+                            tracing::warn!(
+                                purged = rep.purged,
+                                freed = rep.freed_bytes,
+                                "disk guard purged files"
+                            )
+                        }
+                        Ok(Err(e)) => tracing::warn!(error = %e, "disk guard check failed"),
+                        Err(e) => tracing::error!(error = %e, "disk guard task failed"),
+                        _ => {}
                     }
-                    Ok(Err(e)) => tracing::warn!(error = %e, "disk guard check failed"),
-                    Err(e) => tracing::error!(error = %e, "disk guard task failed"),
-                    _ => {}
                 }
-            }
             }
             .instrument(tracing::info_span!("diskguard")),
         )

@@ -47,10 +47,18 @@ pub fn run(config: &Config, config_note: &str) -> Vec<Finding> {
     ] {
         out.push(match writable(&dir) {
             Ok(()) => finding(true, name, format!("{} is writable", dir.display())),
-            Err(e) => finding(false, name, format!("{e}; create it and give the xingzhan user write access")),
+            Err(e) => finding(
+                false,
+                name,
+                format!("{e}; create it and give the xingzhan user write access"),
+            ),
         });
     }
-    match diskguard::free_space(if inbox.is_dir() { &inbox } else { &config.paths.data }) {
+    match diskguard::free_space(if inbox.is_dir() {
+        &inbox
+    } else {
+        &config.paths.data
+    }) {
         Ok(free) => {
             let lvl = diskguard::level(&config.disk, free);
             out.push(finding(
@@ -71,7 +79,10 @@ pub fn run(config: &Config, config_note: &str) -> Vec<Finding> {
     } else {
         "ffmpeg".to_string()
     };
-    for (name, program) in [("ffprobe", config.probe.ffprobe.clone()), ("ffmpeg", ffmpeg)] {
+    for (name, program) in [
+        ("ffprobe", config.probe.ffprobe.clone()),
+        ("ffmpeg", ffmpeg),
+    ] {
         out.push(match tool_version(&program) {
             Ok(v) => finding(true, name, v),
             Err(e) => finding(
@@ -84,12 +95,24 @@ pub fn run(config: &Config, config_note: &str) -> Vec<Finding> {
     let db = config.paths.database();
     if db.exists() {
         match Store::open(&db).and_then(|s| Ok((s.integrity_check()?, s.schema_version()?))) {
-            Ok((r, v)) if r == "ok" => out.push(finding(true, "database", format!("{} integrity ok, schema version {v}", db.display()))),
-            Ok((r, _)) => out.push(finding(false, "database", format!("{}: {r}; restore it from a backup", db.display()))),
+            Ok((r, v)) if r == "ok" => out.push(finding(
+                true,
+                "database",
+                format!("{} integrity ok, schema version {v}", db.display()),
+            )),
+            Ok((r, _)) => out.push(finding(
+                false,
+                "database",
+                format!("{}: {r}; restore it from a backup", db.display()),
+            )),
             Err(e) => out.push(finding(false, "database", e.to_string())),
         }
     } else {
-        out.push(finding(true, "database", format!("{} will be created at first start", db.display())));
+        out.push(finding(
+            true,
+            "database",
+            format!("{} will be created at first start", db.display()),
+        ));
     }
     let now = chrono::Utc::now();
     match config.station.floor() {

@@ -124,7 +124,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let findings = xingzhan::doctor::run(&config, &note);
             let mut bad = 0;
             for f in &findings {
-                println!("{} {:<12} {}", if f.ok { "ok  " } else { "FAIL" }, f.check, f.detail);
+                println!(
+                    "{} {:<12} {}",
+                    if f.ok { "ok  " } else { "FAIL" },
+                    f.check,
+                    f.detail
+                );
                 bad += usize::from(!f.ok);
             }
             if bad > 0 {
@@ -147,7 +152,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let config = load(&cli)?;
             let r = xingzhan::daemon::purge(&config, *dry_run)?;
             for c in &r.planned {
-                println!("{} {} ({} bytes)", if *dry_run { "would delete" } else { "deleted" }, c.path_display, c.size);
+                println!(
+                    "{} {} ({} bytes)",
+                    if *dry_run { "would delete" } else { "deleted" },
+                    c.path_display,
+                    c.size
+                );
             }
             println!(
                 "free {} MiB; {} file(s) {}, {} MiB",

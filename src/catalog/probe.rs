@@ -25,11 +25,11 @@ pub enum ProbeError {
     Io(std::io::Error),
 }
 
-/// Runs a command, killing it after `timeout`; returns (status ok, stdout, stderr).
-pub fn run_with_timeout(
-    mut cmd: Command,
-    timeout: Duration,
-) -> std::io::Result<Option<(bool, Vec<u8>, Vec<u8>)>> {
+/// What a finished command left: (exit status ok, stdout, stderr).
+pub type Finished = (bool, Vec<u8>, Vec<u8>);
+
+/// Runs a command, killing it after `timeout` (then `None`).
+pub fn run_with_timeout(mut cmd: Command, timeout: Duration) -> std::io::Result<Option<Finished>> {
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -127,8 +127,11 @@ impl Inbox {
         &self.root
     }
 
+    /// Monotonic time for the settle rules, offset so that back-dating a first
+    /// observation by a file's mtime age never needs a negative time.
     fn now(&self) -> Duration {
-        self.stamper.clock().uptime()
+        const BASE: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+        BASE + self.stamper.clock().uptime()
     }
 
     fn is_temp(&self, name: &std::ffi::OsStr) -> bool {
@@ -309,8 +312,7 @@ impl Inbox {
         if let Err(e) = self.store.set_file_state(
             &paths::to_bytes(p),
             &paths::display(p),
-            obs.size,
-            obs.mtime_ns,
+            (obs.size, obs.mtime_ns),
             state,
             note,
             stamp.at,

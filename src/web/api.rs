@@ -267,7 +267,11 @@ struct ReceptionParams {
 }
 
 /// The reception register as CSV (UTF-8 with BOM, opens in Excel and WPS).
-pub fn receptions_csv(rows: &[Reception], offset: FixedOffset, labels: &dyn Fn(&str) -> String) -> Vec<u8> {
+pub fn receptions_csv(
+    rows: &[Reception],
+    offset: FixedOffset,
+    labels: &dyn Fn(&str) -> String,
+) -> Vec<u8> {
     let mut w = csv::Writer::from_writer(Vec::from(*b"\xEF\xBB\xBF"));
     let _ = w.write_record([
         "序号",
@@ -316,11 +320,10 @@ async fn receptions(
         .as_deref()
         .map(|s| parse_bound(s, offset, false, "from"))
         .transpose()?;
-    let to = p
-        .to
-        .as_deref()
-        .map(|s| parse_bound(s, offset, true, "to"))
-        .transpose()?;
+    let to =
+        p.to.as_deref()
+            .map(|s| parse_bound(s, offset, true, "to"))
+            .transpose()?;
     let format = p.format.as_deref().unwrap_or("json");
     if format != "json" && format != "csv" {
         return Err(ApiError::BadRequest(format!(
@@ -338,7 +341,9 @@ async fn receptions(
         .await?;
     if format == "csv" {
         let cfg = st.config.clone();
-        let body = receptions_csv(&rows, offset, &|c| cfg.classify.category_label(c).to_string());
+        let body = receptions_csv(&rows, offset, &|c| {
+            cfg.classify.category_label(c).to_string()
+        });
         return Ok((
             [
                 (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
@@ -362,7 +367,10 @@ async fn receptions(
             v
         })
         .collect();
-    Ok(Json(json!({ "receptions": rows, "next": next, "utc_offset": offset.to_string() })).into_response())
+    Ok(
+        Json(json!({ "receptions": rows, "next": next, "utc_offset": offset.to_string() }))
+            .into_response(),
+    )
 }
 
 #[derive(Debug, Deserialize)]

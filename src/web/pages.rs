@@ -5,11 +5,11 @@
 //! script, so it works on an old PC's browser.
 
 use axum::Form;
+use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::Router;
 use serde::Deserialize;
 
 use super::AppState;
@@ -137,7 +137,11 @@ async fn index(State(st): State<AppState>) -> Response {
         Ok(d) => d,
         Err(e) => return page_error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     };
-    let offset = st.config.station.offset().unwrap_or(chrono::FixedOffset::east_opt(8 * 3600).unwrap());
+    let offset = st
+        .config
+        .station
+        .offset()
+        .unwrap_or(chrono::FixedOffset::east_opt(8 * 3600).unwrap());
     let free = diskguard::free_space(&st.config.paths.inbox()).ok();
     let disk = match free {
         Some(f) => {
@@ -146,7 +150,10 @@ async fn index(State(st): State<AppState>) -> Response {
                 diskguard::Level::Warn => ("warn", "空间不足"),
                 diskguard::Level::Critical => ("crit", "空间严重不足，接收可能停止"),
             };
-            format!("<span class=\"{cls}\">{} 可用，{word}</span>", human_size(f))
+            format!(
+                "<span class=\"{cls}\">{} 可用，{word}</span>",
+                human_size(f)
+            )
         }
         None => "<span class=\"crit\">无法读取（接收目录不存在？）</span>".into(),
     };
@@ -219,7 +226,11 @@ async fn index(State(st): State<AppState>) -> Response {
 fn select(name: &str, options: &[(String, String)], current: Option<&str>) -> String {
     let mut s = format!("<select name=\"{name}\"><option value=\"\">全部</option>");
     for (v, label) in options {
-        let sel = if current == Some(v.as_str()) { " selected" } else { "" };
+        let sel = if current == Some(v.as_str()) {
+            " selected"
+        } else {
+            ""
+        };
         s.push_str(&format!(
             "<option value=\"{}\"{sel}>{}</option>",
             esc(v),
@@ -271,13 +282,21 @@ async fn items(State(st): State<AppState>, Query(p): Query<ItemsParams>) -> Resp
         select("category", &cats, category.as_deref()),
         select("subject", &subjects, subject.as_deref()),
         select("grade", &grades, grade.as_deref()),
-        if kept == Some(true) { "<input type=\"hidden\" name=\"kept\" value=\"true\">" } else { "" },
+        if kept == Some(true) {
+            "<input type=\"hidden\" name=\"kept\" value=\"true\">"
+        } else {
+            ""
+        },
     );
     if page_data.items.is_empty() {
         b.push_str("<p>没有找到资源。</p>");
     } else {
         b.push_str("<table><tr><th>标题</th><th>类别</th><th>学科</th><th>年级</th><th>类型</th><th>大小</th><th>最近接收</th><th>状态</th></tr>");
-        let offset = st.config.station.offset().unwrap_or(chrono::FixedOffset::east_opt(8 * 3600).unwrap());
+        let offset = st
+            .config
+            .station
+            .offset()
+            .unwrap_or(chrono::FixedOffset::east_opt(8 * 3600).unwrap());
         for i in &page_data.items {
             b.push_str(&format!(
                 "<tr><td><a href=\"/items/{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}{}</td></tr>",
@@ -297,7 +316,12 @@ async fn items(State(st): State<AppState>, Query(p): Query<ItemsParams>) -> Resp
     }
     if let Some(next) = page_data.next {
         let mut link = format!("/items?after={next}");
-        for (k, v) in [("q", &q), ("category", &category), ("subject", &subject), ("grade", &grade)] {
+        for (k, v) in [
+            ("q", &q),
+            ("category", &category),
+            ("subject", &subject),
+            ("grade", &grade),
+        ] {
             if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
                 link.push_str(&format!("&{k}={}", qs(v)));
             }
@@ -307,22 +331,39 @@ async fn items(State(st): State<AppState>, Query(p): Query<ItemsParams>) -> Resp
         }
         b.push_str(&format!("<p><a href=\"{}\">下一页 →</a></p>", esc(&link)));
     }
-    let title = if kept == Some(true) { "校本资源库" } else { "资源目录" };
+    let title = if kept == Some(true) {
+        "校本资源库"
+    } else {
+        "资源目录"
+    };
     page(title, &b).into_response()
 }
 
 fn item_page(st: &AppState, i: &Item, msg: Option<&str>) -> Response {
     let cfg = &st.config.classify;
-    let offset = st.config.station.offset().unwrap_or(chrono::FixedOffset::east_opt(8 * 3600).unwrap());
+    let offset = st
+        .config
+        .station
+        .offset()
+        .unwrap_or(chrono::FixedOffset::east_opt(8 * 3600).unwrap());
     let media = match (&i.media, &i.media_error) {
         (Some(m), _) => {
-            let dur = m["duration_secs"].as_f64().map(|d| format!("{}分{:02}秒", (d as u64) / 60, (d as u64) % 60)).unwrap_or_default();
+            let dur = m["duration_secs"]
+                .as_f64()
+                .map(|d| format!("{}分{:02}秒", (d as u64) / 60, (d as u64) % 60))
+                .unwrap_or_default();
             format!(
                 "时长 {dur}；格式 {}；视频 {} {}×{}；音频 {}",
                 esc(m["container"].as_str().unwrap_or("-")),
                 esc(m["video_codec"].as_str().unwrap_or("-")),
-                m["width"].as_u64().map(|v| v.to_string()).unwrap_or("-".into()),
-                m["height"].as_u64().map(|v| v.to_string()).unwrap_or("-".into()),
+                m["width"]
+                    .as_u64()
+                    .map(|v| v.to_string())
+                    .unwrap_or("-".into()),
+                m["height"]
+                    .as_u64()
+                    .map(|v| v.to_string())
+                    .unwrap_or("-".into()),
                 esc(m["audio_codec"].as_str().unwrap_or("-")),
             )
         }
@@ -359,7 +400,10 @@ fn item_page(st: &AppState, i: &Item, msg: Option<&str>) -> Response {
         },
         esc(&i.blake3),
     ));
-    b.push_str(&format!("<p><a href=\"/api/v1/items/{}/content\">打开/下载</a></p>", i.id));
+    b.push_str(&format!(
+        "<p><a href=\"/api/v1/items/{}/content\">打开/下载</a></p>",
+        i.id
+    ));
     if !i.kept {
         b.push_str(&format!(
             "<form class=\"inline\" method=\"post\" action=\"/items/{}/keep\"><button>保存到校本资源库</button></form>",
@@ -384,7 +428,9 @@ fn item_page(st: &AppState, i: &Item, msg: Option<&str>) -> Response {
 async fn item(State(st): State<AppState>, Path(id): Path<i64>) -> Response {
     match st.store.run_blocking(move |s| s.item(id)).await {
         Ok(i) => item_page(&st, &i, None),
-        Err(crate::store::StoreError::NotFound(_)) => page_error(StatusCode::NOT_FOUND, "没有这个资源"),
+        Err(crate::store::StoreError::NotFound(_)) => {
+            page_error(StatusCode::NOT_FOUND, "没有这个资源")
+        }
         Err(e) => page_error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     }
 }
@@ -418,10 +464,13 @@ async fn edit_form(
     Path(id): Path<i64>,
     Form(f): Form<EditForm>,
 ) -> Response {
-    let valid = f
-        .category
-        .as_ref()
-        .is_none_or(|c| st.config.classify.category_codes().iter().any(|(k, _)| k == c));
+    let valid = f.category.as_ref().is_none_or(|c| {
+        st.config
+            .classify
+            .category_codes()
+            .iter()
+            .any(|(k, _)| k == c)
+    });
     if !valid {
         return page_error(StatusCode::BAD_REQUEST, "类别不正确");
     }
@@ -432,7 +481,11 @@ async fn edit_form(
         grade: f.grade,
         edition: f.edition,
     };
-    match st.store.run_blocking(move |s| s.patch_item(id, &patch)).await {
+    match st
+        .store
+        .run_blocking(move |s| s.patch_item(id, &patch))
+        .await
+    {
         Ok(_) => Redirect::to(&format!("/items/{id}")).into_response(),
         Err(e) => page_error(StatusCode::BAD_REQUEST, &format!("保存失败：{e}")),
     }
@@ -442,10 +495,18 @@ async fn disk(State(st): State<AppState>) -> Response {
     let inbox = st.config.paths.inbox();
     let free = match diskguard::free_space(&inbox) {
         Ok(f) => f,
-        Err(e) => return page_error(StatusCode::SERVICE_UNAVAILABLE, &format!("无法读取磁盘空间：{e}")),
+        Err(e) => {
+            return page_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &format!("无法读取磁盘空间：{e}"),
+            );
+        }
     };
     let (store, cfg, stamper) = (st.store.clone(), st.config.clone(), st.stamper.clone());
-    let report = tokio::task::spawn_blocking(move || diskguard::check(&store, &cfg.disk, &stamper, free, true, true)).await;
+    let report = tokio::task::spawn_blocking(move || {
+        diskguard::check(&store, &cfg.disk, &stamper, free, true, true)
+    })
+    .await;
     let report = match report {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => return page_error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
@@ -457,7 +518,11 @@ async fn disk(State(st): State<AppState>) -> Response {
         human_size(free),
         d.warn_free_mib,
         d.critical_free_mib,
-        if d.auto_purge { "自动" } else { "不会自动" },
+        if d.auto_purge {
+            "自动"
+        } else {
+            "不会自动"
+        },
         d.target_free_mib
     );
     b.push_str("<h3>预演：现在清理会删除哪些文件</h3>");
