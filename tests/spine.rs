@@ -809,3 +809,79 @@ fn orderly_shutdown_on_sigterm() {
     assert!(status.success(), "exit status {status:?}");
     assert!(st.log_text().contains("stopped"));
 }
+
+/// Renders a page in headless Chromium and returns the DOM it built.
+fn browser_dom(url: &str) -> String {
+    util::require_tool("chromium", "chromium");
+    let profile = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--virtual-time-budget=2000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg("--dump-dom")
+        .arg(url)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn technician_pages_render_in_a_real_browser() {
+    let st = Station::start("");
+    st.drop_file("同步课堂/三年级/语文/秋天的雨.rmvb", b"video-ish");
+    st.drop_file("农业技术/养殖/肉鸡防疫.wmv", b"chicken");
+    st.drop_file("接收中/大文件.mp4.part", b"partial");
+    let item = st.wait_item("秋天的雨");
+    st.wait_item("肉鸡防疫");
+    let home = browser_dom(&format!("{}/", st.http.base));
+    assert!(home.contains("接收站概况"), "{home}");
+    assert!(home.contains("秋天的雨") && home.contains("肉鸡防疫"));
+    assert!(home.contains("导出接收登记"));
+    let search = browser_dom(&format!("{}/items?q=鸡", st.http.base));
+    assert!(search.contains("肉鸡防疫"));
+    assert!(
+        !search.contains("秋天的雨"),
+        "one-character search must filter"
+    );
+    let page = browser_dom(&format!("{}/items/{}", st.http.base, item["id"]));
+    assert!(page.contains("保存到校本资源库") && page.contains("语文") && page.contains("三年级"));
+    // the keep button posts a form and the page says so
+    let (s, body) = st.http.send(
+        "POST",
+        &format!("/items/{}/keep", item["id"]),
+        "",
+        "application/x-www-form-urlencoded",
+    );
+    assert_eq!(s, 200);
+    assert!(body.contains("已保存到校本资源库"), "{body}");
+    let lib = browser_dom(&format!("{}/items?kept=true", st.http.base));
+    assert!(lib.contains("秋天的雨") && !lib.contains("肉鸡防疫"));
+    // correcting through the form
+    let (s, _) = st.http.send(
+        "POST",
+        &format!("/items/{}/edit", item["id"]),
+        "title=%E7%A7%8B%E5%A4%A9&category=course&subject=&grade=&edition=",
+        "application/x-www-form-urlencoded",
+    );
+    assert!(s == 303 || s == 200, "{s}");
+    assert_eq!(
+        st.http.json(&format!("/api/v1/items/{}", item["id"]))["title"],
+        "秋天"
+    );
+    let disk = browser_dom(&format!("{}/disk", st.http.base));
+    assert!(disk.contains("磁盘空间") && disk.contains("预演"));
+}
