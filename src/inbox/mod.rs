@@ -202,18 +202,17 @@ impl Inbox {
                 }
             }
         }
-        for path in known.keys() {
-            if seen.contains(path) {
-                continue;
-            }
-            if unreadable_dirs
-                .iter()
-                .any(|d| path.starts_with(d) && path.get(d.len()) == Some(&b'/'))
-            {
-                continue;
-            }
-            self.vanished(&paths::from_bytes(path));
-        }
+        let gone: Vec<Vec<u8>> = known
+            .keys()
+            .filter(|path| !seen.contains(*path))
+            .filter(|path| {
+                !unreadable_dirs
+                    .iter()
+                    .any(|d| path.starts_with(d) && path.get(d.len()) == Some(&b'/'))
+            })
+            .cloned()
+            .collect();
+        self.vanished_many(&gone);
         self.tracker.retry_failed();
         true
     }
@@ -319,6 +318,31 @@ impl Inbox {
         ) {
             tracing::error!(path = %paths::display(p), error = %e, "cannot record file state");
             self.summary.errors += 1;
+        }
+    }
+
+    /// Many files left at once (a folder emptied): recorded in batches.
+    fn vanished_many(&mut self, gone: &[Vec<u8>]) {
+        for chunk in gone.chunks(1000) {
+            for p in chunk {
+                let p = paths::from_bytes(p);
+                self.tracker.forget(&p);
+                self.notes.remove(&p);
+            }
+            let stamp = self.stamper.stamp();
+            match self.store.mark_files(chunk, file_state::GONE, stamp.at) {
+                Ok(()) => {
+                    tracing::info!(
+                        files = chunk.len(),
+                        "files left the drop folder; items and receptions stay in the catalog"
+                    );
+                    self.summary.gone += chunk.len() as u64;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot mark files gone");
+                    self.summary.errors += 1;
+                }
+            }
         }
     }
 

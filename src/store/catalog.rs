@@ -252,6 +252,18 @@ pub struct Counts {
     pub last_reception: Option<String>,
 }
 
+/// The item a drop-folder file last held, if any.
+fn file_item(tx: &Connection, path: &[u8]) -> rusqlite::Result<Option<i64>> {
+    Ok(tx
+        .query_row(
+            "SELECT item_id FROM inbox_files WHERE path = ?1",
+            [path],
+            |r| r.get::<_, Option<i64>>(0),
+        )
+        .optional()?
+        .flatten())
+}
+
 fn refresh_item_state(tx: &Connection, item_id: i64) -> rusqlite::Result<()> {
     tx.execute(
         "UPDATE items SET state = CASE WHEN EXISTS (
@@ -293,6 +305,39 @@ impl Store {
         })
     }
 
+    /// Records many arrivals in one transaction (bulk import, benchmarks).
+    pub fn record_arrivals(&self, all: &[Arrival]) -> Result<Vec<Recorded>> {
+        self.write(|c| {
+            let tx = c.transaction()?;
+            let mut out = Vec::with_capacity(all.len());
+            for a in all {
+                out.push(record_arrival_tx(&tx, a)?);
+            }
+            tx.commit()?;
+            Ok(out)
+        })
+    }
+
+    /// Marks many files gone (or purged) in one transaction.
+    pub fn mark_files(&self, paths: &[Vec<u8>], state: &str, now: DateTime<Utc>) -> Result<()> {
+        let now = ts(now);
+        self.write(|c| {
+            let tx = c.transaction()?;
+            for path in paths {
+                let item = file_item(&tx, path)?;
+                tx.execute(
+                    "UPDATE inbox_files SET state = ?2, updated = ?3 WHERE path = ?1",
+                    params![path, state, now],
+                )?;
+                if let Some(id) = item {
+                    refresh_item_state(&tx, id)?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
     /// The stored row of a drop-folder file, if any.
     pub fn inbox_file(&self, path: &[u8]) -> Result<Option<InboxFile>> {
         self.read(|c| {
@@ -318,13 +363,7 @@ impl Store {
         let now = ts(now);
         self.write(|c| {
             let tx = c.transaction()?;
-            let old_item: Option<Option<i64>> = tx
-                .query_row(
-                    "SELECT item_id FROM inbox_files WHERE path = ?1",
-                    [path],
-                    |r| r.get(0),
-                )
-                .optional()?;
+            let old_item = file_item(&tx, path)?;
             tx.execute(
                 "INSERT INTO inbox_files (path, path_display, size, mtime_ns, state, item_id, first_seen, updated, note)
                  VALUES (?1, ?2, ?3, ?4, ?5, NULL, ?6, ?6, ?7)
@@ -333,7 +372,7 @@ impl Store {
                     item_id = CASE WHEN ?5 IN ('gone', 'purged') THEN item_id ELSE NULL END",
                 params![path, path_display, size as i64, mtime_ns, state, now, note],
             )?;
-            if let Some(Some(item)) = old_item {
+            if let Some(item) = old_item {
                 refresh_item_state(&tx, item)?;
             }
             tx.commit()?;
@@ -356,25 +395,7 @@ impl Store {
 
     /// Marks a file gone (vanished) or purged; its item stays, its receptions too.
     pub fn mark_file(&self, path: &[u8], state: &str, now: DateTime<Utc>) -> Result<()> {
-        self.write(|c| {
-            let tx = c.transaction()?;
-            let item: Option<Option<i64>> = tx
-                .query_row(
-                    "SELECT item_id FROM inbox_files WHERE path = ?1",
-                    [path],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            tx.execute(
-                "UPDATE inbox_files SET state = ?2, updated = ?3 WHERE path = ?1",
-                params![path, state, ts(now)],
-            )?;
-            if let Some(Some(id)) = item {
-                refresh_item_state(&tx, id)?;
-            }
-            tx.commit()?;
-            Ok(())
-        })
+        self.mark_files(&[path.to_vec()], state, now)
     }
 
     /// Files in a state (receiving, broken, ...), newest first.
@@ -728,13 +749,7 @@ fn record_arrival_tx(tx: &Transaction, a: &Arrival) -> Result<Recorded> {
             |r| r.get(0),
         )
         .optional()?;
-    let previous_item: Option<Option<i64>> = tx
-        .query_row(
-            "SELECT item_id FROM inbox_files WHERE path = ?1",
-            [&a.path],
-            |r| r.get(0),
-        )
-        .optional()?;
+    let previous_item = file_item(&tx, &a.path)?;
     let (item_id, outcome) = if let Some(id) = existing_reception {
         (id, Recorded::Already(id))
     } else {
@@ -800,7 +815,7 @@ fn record_arrival_tx(tx: &Transaction, a: &Arrival) -> Result<Recorded> {
         params![a.path, a.path_display, a.size as i64, a.mtime_ns, item_id, at],
     )?;
     refresh_item_state(tx, item_id)?;
-    if let Some(Some(prev)) = previous_item
+    if let Some(prev) = previous_item
         && prev != item_id
     {
         refresh_item_state(tx, prev)?;

@@ -65,6 +65,17 @@ pub fn local_time(stored: &str, offset: FixedOffset) -> String {
         .unwrap_or_else(|_| stored.to_string())
 }
 
+/// A stored UTC timestamp as a person reads it on the page (station zone).
+pub fn local_display(stored: &str, offset: FixedOffset) -> String {
+    DateTime::parse_from_rfc3339(stored)
+        .map(|t| {
+            t.with_timezone(&offset)
+                .format("%Y-%m-%d %H:%M:%S")
+                .to_string()
+        })
+        .unwrap_or_else(|_| stored.to_string())
+}
+
 async fn health(State(st): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
     let counts = st.store.run_blocking(|s| s.counts()).await?;
     let inbox = st.config.paths.inbox();

@@ -13,7 +13,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 
 use super::AppState;
-use super::api::{ItemsParams, keep, local_time};
+use super::api::{ItemsParams, keep, local_display as local_time};
 use crate::diskguard;
 use crate::store::catalog::{Item, ItemPatch};
 
