@@ -749,7 +749,7 @@ fn record_arrival_tx(tx: &Transaction, a: &Arrival) -> Result<Recorded> {
             |r| r.get(0),
         )
         .optional()?;
-    let previous_item = file_item(&tx, &a.path)?;
+    let previous_item = file_item(tx, &a.path)?;
     let (item_id, outcome) = if let Some(id) = existing_reception {
         (id, Recorded::Already(id))
     } else {
