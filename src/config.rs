@@ -174,6 +174,9 @@ pub struct InboxConfig {
     pub max_wait_secs: u64,
     /// Full reconcile scan of the drop folder every this many seconds.
     pub reconcile_secs: u64,
+    /// Use file-system events. Turn off for network or FUSE folders that send
+    /// none; the reconcile scan then finds every file.
+    pub watch: bool,
     /// File-name globs of temporary names, ignored until renamed.
     pub temp_globs: Vec<String>,
 }
@@ -184,6 +187,7 @@ impl Default for InboxConfig {
             settle_secs: 30,
             max_wait_secs: 6 * 3600,
             reconcile_secs: 300,
+            watch: true,
             temp_globs: [
                 "*.tmp",
                 "*.temp",

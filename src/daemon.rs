@@ -101,9 +101,10 @@ async fn serve_async(config: Config, state: AppState) -> anyhow::Result<()> {
     let inbox_thread = {
         let tx = tx.clone();
         let reconcile = Duration::from_secs(config.inbox.reconcile_secs);
+        let events = config.inbox.watch;
         std::thread::Builder::new()
             .name("inbox".into())
-            .spawn(move || inbox::run_loop(engine, tx, rx, reconcile))?
+            .spawn(move || inbox::run_loop(engine, tx, rx, reconcile, events))?
     };
 
     // The disk guard.

@@ -885,3 +885,14 @@ fn technician_pages_render_in_a_real_browser() {
     let disk = browser_dom(&format!("{}/disk", st.http.base));
     assert!(disk.contains("磁盘空间") && disk.contains("预演"));
 }
+
+#[test]
+fn without_events_the_reconcile_scan_finds_everything() {
+    // e.g. a network share that sends no inotify events
+    let st = Station::start("[inbox]\nwatch = false\nreconcile_secs = 1\n");
+    st.drop_file("网络共享/一年级/数学/认识钟表.swf", b"flash");
+    let item = st.wait_item("认识钟表");
+    assert_eq!(item["kind"], "courseware");
+    std::fs::remove_file(st.inbox().join("网络共享/一年级/数学/认识钟表.swf")).unwrap();
+    wait_for("gone by reconcile", || st.items("state=gone").len() == 1);
+}

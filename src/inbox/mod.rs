@@ -555,7 +555,13 @@ fn root_identity(root: &Path) -> Option<(u64, u64)> {
 
 /// The daemon loop: events, start-up scan, periodic reconcile, re-watch when
 /// the drop folder comes back. Runs until [`Msg::Shutdown`].
-pub fn run_loop(mut inbox: Inbox, tx: Sender<Msg>, rx: Receiver<Msg>, reconcile: Duration) {
+pub fn run_loop(
+    mut inbox: Inbox,
+    tx: Sender<Msg>,
+    rx: Receiver<Msg>,
+    reconcile: Duration,
+    use_events: bool,
+) {
     let mut watcher: Option<notify::RecommendedWatcher> = None;
     let mut watched: Option<(u64, u64)> = None;
     let mut need_scan = true;
@@ -563,25 +569,30 @@ pub fn run_loop(mut inbox: Inbox, tx: Sender<Msg>, rx: Receiver<Msg>, reconcile:
     loop {
         // (Re)establish the watch when the folder is (back) there or was replaced.
         let ident = root_identity(inbox.root());
-        if ident != watched {
+        let now = inbox.now();
+        // A failed watch (e.g. the inotify watch limit) is retried at reconcile time.
+        let retry_watch =
+            use_events && watcher.is_none() && ident.is_some() && now >= next_reconcile;
+        if ident != watched || retry_watch {
             watcher = None;
-            watched = None;
-            if ident.is_some() {
+            watched = ident;
+            if ident.is_some() && use_events {
                 match watch(inbox.root(), tx.clone()) {
                     Ok(w) => {
                         tracing::info!(inbox = %inbox.root().display(), "watching the drop folder");
                         watcher = Some(w);
-                        watched = ident;
                     }
                     Err(e) => {
                         tracing::warn!(inbox = %inbox.root().display(), error = %e,
-                            "cannot watch the drop folder; relying on periodic scans")
+                            "cannot watch the drop folder; relying on periodic scans \
+                             (raise fs.inotify.max_user_watches if the folder is very large)")
                     }
                 }
+            }
+            if ident.is_some() {
                 need_scan = true;
             }
         }
-        let now = inbox.now();
         if need_scan || now >= next_reconcile {
             // A missing folder is noticed by the identity check above when it returns.
             inbox.full_scan();
@@ -595,7 +606,7 @@ pub fn run_loop(mut inbox: Inbox, tx: Sender<Msg>, rx: Receiver<Msg>, reconcile:
         if let Some(d) = inbox.next_deadline() {
             wake = wake.min(d);
         }
-        if watcher.is_none() {
+        if watched.is_none() {
             // Look for the drop folder coming back every few seconds.
             wake = wake.min(now + Duration::from_secs(5));
         }
