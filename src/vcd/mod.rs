@@ -1,4 +1,21 @@
 //! Village VCDs: VCD 2.0 disc images authored in our own code (see issue 4).
+//!
+//! Modules by concern: `sector` (raw Mode 2 sectors, EDC, ECC), `mpeg` (pack
+//! parser and stream checks), `iso9660` (file system with XA), `vcdfiles`
+//! (INFO/ENTRIES/LOT/PSD), `image` (layout, track 1, cue), `author` (the I/O of
+//! authoring), `check` (our sector checker), `cli` (the command line).
+
+pub mod author;
+pub mod check;
+pub mod cli;
+pub mod error;
+pub mod image;
+pub mod iso9660;
+pub mod mpeg;
+pub mod sector;
+pub mod vcdfiles;
+
+pub use error::VcdError;
 
 use serde::{Deserialize, Serialize};
 
@@ -15,9 +32,17 @@ pub struct VcdArgs {
 }
 
 #[derive(Debug, clap::Subcommand)]
-pub enum VcdCommand {}
+pub enum VcdCommand {
+    /// Author a VCD 2.0 image (bin/cue) from VCD-compliant MPEG-1 streams.
+    Author(cli::AuthorArgs),
+    /// Check every sector of a raw image: sync, address, subheader, EDC, ECC.
+    Check(cli::CheckArgs),
+}
 
 /// Runs a `xingzhan vcd` subcommand.
 pub fn run(args: VcdArgs) -> anyhow::Result<()> {
-    match args.command {}
+    match args.command {
+        VcdCommand::Author(a) => cli::author(a),
+        VcdCommand::Check(a) => cli::check(a),
+    }
 }
