@@ -117,7 +117,10 @@ fn check_framing(path: &Path, size: u64, head: &[u8]) -> Result<(), VcdError> {
         let found = head[4..]
             .windows(4)
             .position(|w| w == [0, 0, 1, 0xBA])
-            .map_or("irregular".to_string(), |p| (p + 4).to_string());
+            .map_or(
+                format!("no second pack header in its first {} bytes", head.len()),
+                |p| format!("the second pack header is at byte {}", p + 4),
+            );
         return Err(VcdError::PackSize {
             path: path.to_owned(),
             found,
@@ -150,16 +153,22 @@ fn for_each_pack(
     Ok(size)
 }
 
-/// Checks one input completely against VCD 2.0.
-pub fn check_input(path: &Path) -> Result<Input, VcdError> {
+/// Checks an input's size and first packs; returns its number of packs.
+pub fn frame_input(path: &Path) -> Result<u32, VcdError> {
     let mut file = File::open(path).map_err(read_err(path))?;
     let size = file.metadata().map_err(read_err(path))?.len();
     let mut head = Vec::new();
     file.by_ref()
-        .take(3 * PACK_SIZE as u64)
+        .take(64 * 1024)
         .read_to_end(&mut head)
         .map_err(read_err(path))?;
     check_framing(path, size, &head)?;
+    Ok((size / PACK_SIZE as u64).min(u32::MAX as u64) as u32)
+}
+
+/// Checks one input completely against VCD 2.0.
+pub fn check_input(path: &Path) -> Result<Input, VcdError> {
+    frame_input(path)?;
     let not_vcd = |error| VcdError::NotVcd {
         path: path.to_owned(),
         error,
@@ -171,6 +180,31 @@ pub fn check_input(path: &Path) -> Result<Input, VcdError> {
         path: path.to_owned(),
         info,
     })
+}
+
+/// Refuses a disc whose tracks of `packs` packs do not fit on `disc`; returns
+/// the sectors left.
+pub fn check_capacity(
+    packs: impl IntoIterator<Item = u32>,
+    disc: DiscSize,
+) -> Result<u32, VcdError> {
+    let needed = image::sectors_needed(packs);
+    let capacity = disc.sectors();
+    if needed > capacity as u64 {
+        return Err(VcdError::TooLong {
+            minutes: disc.minutes(),
+            needed,
+            needed_time: image::duration(needed),
+            capacity,
+            capacity_time: image::duration(capacity as u64),
+            hint: if disc == DiscSize::Min74 {
+                " or use --disc 80"
+            } else {
+                ""
+            },
+        });
+    }
+    Ok(capacity - needed as u32)
 }
 
 /// Pack indices of chapter entries every `secs` seconds of video.
@@ -225,6 +259,12 @@ pub fn prepare(
             max: image::MAX_TRACKS,
         });
     }
+    // Cheap checks of every file first (framing, disc capacity), then full scans.
+    let packs = inputs
+        .iter()
+        .map(|p| frame_input(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    check_capacity(packs, opts.disc)?;
     let checked = inputs
         .iter()
         .map(|p| check_input(p))
@@ -239,22 +279,6 @@ pub fn prepare(
             standard: other.info.standard,
             first: first.path.clone(),
             first_standard: first.info.standard,
-        });
-    }
-    let needed = image::sectors_needed(checked.iter().map(|i| i.info.packs));
-    let capacity = opts.disc.sectors();
-    if needed > capacity as u64 {
-        return Err(VcdError::TooLong {
-            minutes: opts.disc.minutes(),
-            needed,
-            needed_time: image::duration(needed),
-            capacity,
-            capacity_time: image::duration(capacity as u64),
-            hint: if opts.disc == DiscSize::Min74 {
-                " or use --disc 80"
-            } else {
-                ""
-            },
         });
     }
     let tracks: Vec<TrackSpec> = checked

@@ -28,7 +28,7 @@ pub enum VcdError {
     )]
     NotMpeg { path: PathBuf, reason: String },
     #[error(
-        "{path} has {found}-byte MPEG packs, but a VCD needs 2324-byte packs; remux it with `ffmpeg -i IN -c copy -f vcd -packetsize 2324 OUT.mpg` or transcode with `xingzhan vcd make`"
+        "{path} is an MPEG stream but not in the 2324-byte packs a VCD needs ({found}); remux it with `ffmpeg -i IN -c copy -f vcd -packetsize 2324 OUT.mpg` or transcode with `xingzhan vcd make`"
     )]
     PackSize { path: PathBuf, found: String },
     #[error(

@@ -112,7 +112,7 @@ fn record(name: &[u8], extent: u32, size: u32, dir: bool, xa: Option<(u16, u8)>)
     r[28..32].copy_from_slice(&both16(1));
     r[32] = name.len() as u8;
     r.extend_from_slice(name);
-    if name.len() % 2 == 0 {
+    if name.len().is_multiple_of(2) {
         r.push(0);
     }
     if let Some((attr, file_number)) = xa {

@@ -34,7 +34,7 @@ pub struct VcdArgs {
 #[derive(Debug, clap::Subcommand)]
 pub enum VcdCommand {
     /// Author a VCD 2.0 image (bin/cue) from VCD-compliant MPEG-1 streams.
-    Author(cli::AuthorArgs),
+    Author(Box<cli::AuthorArgs>),
     /// Check every sector of a raw image: sync, address, subheader, EDC, ECC.
     Check(cli::CheckArgs),
 }
@@ -42,7 +42,7 @@ pub enum VcdCommand {
 /// Runs a `xingzhan vcd` subcommand.
 pub fn run(args: VcdArgs) -> anyhow::Result<()> {
     match args.command {
-        VcdCommand::Author(a) => cli::author(a),
+        VcdCommand::Author(a) => cli::author(*a),
         VcdCommand::Check(a) => cli::check(a),
     }
 }

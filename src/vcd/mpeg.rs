@@ -347,11 +347,7 @@ impl EsScan {
                 }
                 0xB8 => self.gop = true,
                 0xB7 => self.end = true,
-                0x00 => {
-                    if p.get(i + 5).is_some_and(|b| (b >> 3) & 7 == 1) {
-                        self.i_picture = true;
-                    }
-                }
+                0x00 if p.get(i + 5).is_some_and(|b| (b >> 3) & 7 == 1) => self.i_picture = true,
                 _ => {}
             }
             i += 4;
