@@ -166,14 +166,15 @@ pub fn frame_input(path: &Path) -> Result<u32, VcdError> {
     Ok((size / PACK_SIZE as u64).min(u32::MAX as u64) as u32)
 }
 
-/// Checks one input completely against VCD 2.0.
-pub fn check_input(path: &Path) -> Result<Input, VcdError> {
+/// Checks one input completely against VCD 2.0; gathers access points (for
+/// chapters) when `access_points`.
+pub fn check_input(path: &Path, access_points: bool) -> Result<Input, VcdError> {
     frame_input(path)?;
     let not_vcd = |error| VcdError::NotVcd {
         path: path.to_owned(),
         error,
     };
-    let mut scanner = StreamScanner::default();
+    let mut scanner = StreamScanner::new(access_points);
     for_each_pack(path, |pack| scanner.push(pack).map(|_| ()).map_err(not_vcd))?;
     let info = scanner.finish().map_err(not_vcd)?;
     Ok(Input {
@@ -267,7 +268,7 @@ pub fn prepare(
     check_capacity(packs, opts.disc)?;
     let checked = inputs
         .iter()
-        .map(|p| check_input(p))
+        .map(|p| check_input(p, opts.chapters_every.is_some()))
         .collect::<Result<Vec<_>, _>>()?;
     let first = &checked[0];
     if let Some(other) = checked

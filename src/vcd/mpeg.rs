@@ -418,6 +418,9 @@ pub struct StreamScanner {
     max_mux: u32,
     first_pts: Option<u64>,
     access_points: Vec<AccessPoint>,
+    /// Stop scanning elementary streams once the headers are known (faster;
+    /// no access points are gathered then).
+    headers_only: bool,
 }
 
 /// What the author needs to know about a checked stream.
@@ -432,10 +435,20 @@ pub struct StreamInfo {
 }
 
 impl StreamScanner {
+    /// A scanner that gathers access points (for chapters) when `access_points`,
+    /// else only what validation needs.
+    pub fn new(access_points: bool) -> Self {
+        StreamScanner {
+            headers_only: !access_points,
+            ..StreamScanner::default()
+        }
+    }
+
     /// Parses and records the next pack.
     pub fn push(&mut self, pack: &[u8]) -> Result<Pack, StreamError> {
         let index = self.packs;
-        let p = parse_pack(pack, true).map_err(|error| StreamError::Pack {
+        let scan_es = !self.headers_only || self.sequence.is_none() || self.audio.is_none();
+        let p = parse_pack(pack, scan_es).map_err(|error| StreamError::Pack {
             index,
             offset: index as u64 * PACK_SIZE as u64,
             error,
