@@ -448,3 +448,280 @@ proptest! {
         let _ = mpeg::scan_stream(&s);
     }
 }
+
+// ---------------------------------------------------------------------------
+// vcd make: transcoding, planning, faults.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use xingzhan::vcd::{VcdError, mpeg::Standard, transcode};
+
+/// Odd inputs: 16:9 at 30 fps with 48 kHz mono sound, and portrait 12 fps
+/// without sound.
+fn odd_videos(sb: &Sandbox) {
+    sb.ffmpeg(
+        "wide.mp4",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=320x180:rate=30",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=sample_rate=48000",
+        ],
+        &["-t", "2", "-ac", "1"],
+    );
+    sb.ffmpeg(
+        "tall.mkv",
+        &["-f", "lavfi", "-i", "testsrc=size=200x500:rate=12"],
+        &["-t", "2"],
+    );
+}
+
+#[test]
+fn make_transcodes_odd_videos_and_authors_one_checked_disc() {
+    let sb = Sandbox::new();
+    odd_videos(&sb);
+    let out = sb.xingzhan_ok(&["vcd", "make", "-o", "out", "wide.mp4", "tall.mkv"]);
+    assert!(
+        out.contains("plan: 1 disc(s)") && out.contains("minutes left"),
+        "{out}"
+    );
+    let mut names: Vec<String> = std::fs::read_dir(sb.path("out"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["disc01.bin", "disc01.cue"],
+        "work files left behind"
+    );
+    sb.xingzhan_ok(&["vcd", "check", "out/disc01.bin"]);
+    let rip = Sandbox::new();
+    let cue = sb.path("out/disc01.cue");
+    rip.ok(
+        vcdxrip(),
+        &["--cue-file", cue.to_str().unwrap(), "-o", "rip.xml"],
+    );
+    for track in ["avseq01.mpg", "avseq02.mpg"] {
+        let probe = rip.ok(
+            tool("ffprobe", "ffmpeg"),
+            &[
+                "-v",
+                "error",
+                "-show_entries",
+                "stream=codec_name,width,height,avg_frame_rate,sample_rate,channels",
+                "-of",
+                "compact",
+                track,
+            ],
+        );
+        assert!(
+            probe.contains("codec_name=mpeg1video|width=352|height=288|avg_frame_rate=25/1"),
+            "{track}: {probe}"
+        );
+        // Silence was added to the video without sound.
+        assert!(
+            probe.contains("codec_name=mp2|sample_rate=44100|channels=2"),
+            "{track}: {probe}"
+        );
+    }
+}
+
+#[test]
+fn make_refuses_what_is_not_a_usable_video_and_writes_nothing() {
+    let sb = Sandbox::new();
+    odd_videos(&sb);
+    std::fs::write(sb.path("notes.txt"), "养殖 notes\n").unwrap();
+    std::fs::write(sb.path("zero.mp4"), b"").unwrap();
+    let mp4 = sb.read("wide.mp4");
+    std::fs::write(sb.path("cut.mp4"), &mp4[..mp4.len() / 2]).unwrap();
+    sb.ffmpeg(
+        "song.wav",
+        &["-f", "lavfi", "-i", "sine=sample_rate=44100"],
+        &["-t", "1"],
+    );
+    for (input, expected) in [
+        ("notes.txt", "notes.txt is not a video ffmpeg can read"),
+        ("zero.mp4", "zero.mp4 is empty (0 bytes)"),
+        ("cut.mp4", "cut.mp4 is not a video ffmpeg can read"),
+        ("song.wav", "song.wav has sound but no pictures"),
+    ] {
+        let err = sb.xingzhan_err(&["vcd", "make", "-o", "out", "wide.mp4", input]);
+        assert!(err.contains(expected), "{input}: {err}");
+        assert!(!sb.path("out").exists(), "{input}: output written");
+    }
+}
+
+#[test]
+fn make_plans_discs_in_order_and_splits_only_a_video_longer_than_a_disc() {
+    let sb = Sandbox::new();
+    // Tiny long videos (16x16, 1 fps) so they are quick to make.
+    let long = |name: &str, secs: &str| {
+        sb.ffmpeg(
+            name,
+            &["-f", "lavfi", "-i", "color=c=green:size=16x16:rate=1"],
+            &["-t", secs, "-c:v", "mpeg4"],
+        );
+    };
+    long("a.mp4", "3000");
+    long("b.mp4", "1200");
+    long("c.mp4", "3000");
+    long("d.mp4", "6000");
+    let out = sb.xingzhan_ok(&[
+        "vcd",
+        "make",
+        "--dry-run",
+        "--disc",
+        "74",
+        "-o",
+        "out",
+        "a.mp4",
+        "b.mp4",
+        "c.mp4",
+        "d.mp4",
+    ]);
+    assert!(out.contains("plan: 4 disc(s)"), "{out}");
+    let discs: Vec<&str> = out.split("disc 0").skip(1).collect();
+    assert!(
+        discs[0].contains("a.mp4 (50:00)") && discs[0].contains("b.mp4 (20:00)"),
+        "{out}"
+    );
+    assert!(
+        discs[1].contains("c.mp4 (50:00)") && !discs[1].contains("d.mp4"),
+        "{out}"
+    );
+    assert!(
+        discs[2].contains("d.mp4 part 1/2 from 0:00 for 50:00") && discs[2].contains("split"),
+        "{out}"
+    );
+    assert!(
+        discs[3].contains("d.mp4 part 2/2 from 50:00 for 50:00"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("a.mp4 part") && !out.contains("c.mp4 part"),
+        "{out}"
+    );
+    assert!(discs[0].contains("about 3 minutes left"), "{out}");
+    assert!(!sb.path("out").exists());
+}
+
+#[test]
+fn make_says_how_to_install_ffmpeg_when_it_is_missing() {
+    let sb = Sandbox::new();
+    odd_videos(&sb);
+    let err = sb.xingzhan_err(&[
+        "vcd",
+        "make",
+        "--ffmpeg",
+        "/nonexistent/ffmpeg",
+        "-o",
+        "out",
+        "wide.mp4",
+    ]);
+    assert!(
+        err.contains("/nonexistent/ffmpeg` is not installed")
+            && err.contains("apt-get install ffmpeg"),
+        "{err}"
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_xingzhan"))
+        .args(["vcd", "make", "-o", "out", "wide.mp4"])
+        .current_dir(sb.dir.path())
+        .env("PATH", "/nonexistent")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success()
+            && err.contains("`ffmpeg` is not installed")
+            && err.contains("apt-get install ffmpeg"),
+        "{err}"
+    );
+}
+
+/// A 60-second input that takes ffmpeg a few CPU seconds to transcode.
+fn minute_of_video(sb: &Sandbox) -> std::path::PathBuf {
+    sb.ffmpeg(
+        "minute.mp4",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=352x288:rate=25",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine",
+        ],
+        &["-t", "60", "-c:v", "mpeg4", "-q:v", "5", "-shortest"],
+    )
+}
+
+fn job(sb: &Sandbox, ffmpeg: &str, input: std::path::PathBuf) -> transcode::Transcode {
+    transcode::Transcode {
+        ffmpeg: ffmpeg.into(),
+        input,
+        output: sb.path("out.mpg"),
+        standard: Standard::Pal,
+        start: None,
+        length: None,
+        has_audio: true,
+    }
+}
+
+fn only_files(sb: &Sandbox) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(sb.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn cancelling_a_transcode_stops_ffmpeg_and_removes_the_partial_file() {
+    let sb = Sandbox::new();
+    let input = minute_of_video(&sb);
+    let cancel = AtomicBool::new(false);
+    let mut seen = 0.0;
+    let r = transcode::run(&job(&sb, ffmpeg(), input), &cancel, &mut |done| {
+        seen = done;
+        cancel.store(true, Ordering::Relaxed);
+    });
+    assert!(matches!(r, Err(VcdError::Cancelled)), "{r:?}");
+    assert!(seen < 60.0);
+    assert_eq!(only_files(&sb), ["minute.mp4"]);
+}
+
+#[test]
+fn ffmpeg_killed_mid_job_is_reported_and_the_partial_file_removed() {
+    let sb = Sandbox::new();
+    let input = minute_of_video(&sb);
+    ffmpeg();
+    // ffmpeg limited to one CPU second: the kernel kills it part way.
+    let wrapper = sb.path("ffmpeg-limited");
+    std::fs::write(&wrapper, "#!/bin/sh\nulimit -t 1\nexec ffmpeg \"$@\"\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let cancel = AtomicBool::new(false);
+    let mut progressed = false;
+    let r = transcode::run(
+        &job(&sb, wrapper.to_str().unwrap(), input),
+        &cancel,
+        &mut |_| progressed = true,
+    );
+    match r {
+        Err(VcdError::Killed { ref path, ref how }) => {
+            assert!(
+                path.ends_with("minute.mp4") && how.starts_with("signal"),
+                "{r:?}"
+            )
+        }
+        other => panic!("expected Killed, got {other:?}"),
+    }
+    assert!(progressed, "ffmpeg was killed before it made progress");
+    assert_eq!(only_files(&sb), ["ffmpeg-limited", "minute.mp4"]);
+}

@@ -5,9 +5,16 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::VcdConfig;
 use super::author::{self, AuthorOptions};
 use super::check;
 use super::image::{self, DiscSize};
+use super::make::{self, MakeEvent, MakeOptions};
+use super::mpeg::Standard;
+use super::plan;
 
 /// `xingzhan vcd author`: a VCD 2.0 image from VCD-compliant MPEG-1 streams.
 #[derive(Debug, clap::Args)]
@@ -125,6 +132,139 @@ pub fn check(a: CheckArgs) -> anyhow::Result<()> {
             a.image.display(),
             r.fault_count
         );
+    }
+    Ok(())
+}
+
+/// `xingzhan vcd make`: transcode any videos and author one image per disc.
+#[derive(Debug, clap::Args)]
+pub struct MakeArgs {
+    /// Folder for the disc images (discNN.bin/.cue).
+    #[arg(short = 'o', long = "output", value_name = "DIR")]
+    pub out_dir: PathBuf,
+    /// Video standard of the discs.
+    #[arg(long, value_enum, default_value = "pal")]
+    pub standard: Standard,
+    /// Disc size in minutes.
+    #[arg(long, value_enum, default_value = "80")]
+    pub disc: DiscSize,
+    /// ffmpeg program [default: from [vcd] ffmpeg, i.e. `ffmpeg` on PATH].
+    #[arg(long, value_name = "PATH")]
+    pub ffmpeg: Option<PathBuf>,
+    /// ffprobe program [default: from [vcd] ffprobe].
+    #[arg(long, value_name = "PATH")]
+    pub ffprobe: Option<PathBuf>,
+    /// Print the disc plan and stop.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Keep the transcoded MPEG files in DIR/mpeg.
+    #[arg(long)]
+    pub keep_mpeg: bool,
+    /// Videos in any format ffmpeg reads, in playing order.
+    #[arg(value_name = "VIDEO", required = true)]
+    pub inputs: Vec<PathBuf>,
+}
+
+/// A flag set by Ctrl-C (SIGINT) or SIGTERM, watched on a named thread.
+pub fn cancel_on_signal() -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let f = flag.clone();
+    let _ = std::thread::Builder::new().name("vcd-signal".into()).spawn(move || {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+            return;
+        };
+        rt.block_on(async {
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {}
+            }
+        });
+        eprintln!("\nstopping: removing partial files...");
+        f.store(true, Ordering::Relaxed);
+    });
+    flag
+}
+
+fn print_plan(discs: &[plan::DiscPlan], inputs: &[PathBuf]) {
+    println!("plan: {} disc(s)", discs.len());
+    for (n, d) in discs.iter().enumerate() {
+        println!("disc {:02}:", n + 1);
+        for p in &d.parts {
+            let name = inputs[p.video].display();
+            if p.of > 1 {
+                println!(
+                    "  {name} part {}/{} from {} for {} (longer than one disc: split; each part starts at a new GOP)",
+                    p.number,
+                    p.of,
+                    plan::clock(p.start),
+                    plan::clock(p.length)
+                );
+            } else {
+                println!("  {name} ({})", plan::clock(p.length));
+            }
+        }
+        println!(
+            "  about {} minutes left on this disc",
+            d.free_seconds() / 60
+        );
+    }
+}
+
+pub fn make(a: MakeArgs) -> anyhow::Result<()> {
+    let defaults = VcdConfig::default();
+    let opts = MakeOptions {
+        out_dir: a.out_dir,
+        standard: a.standard,
+        disc: a.disc,
+        ffmpeg: a.ffmpeg.unwrap_or(defaults.ffmpeg),
+        ffprobe: a.ffprobe.unwrap_or(defaults.ffprobe),
+        dry_run: a.dry_run,
+        keep_mpeg: a.keep_mpeg,
+    };
+    let cancel = cancel_on_signal();
+    let mut last_pct = u64::MAX;
+    let bins = make::make(&a.inputs, &opts, &cancel, &mut |e| match e {
+        MakeEvent::Probed { .. } => {}
+        MakeEvent::Planned { discs } => print_plan(discs, &a.inputs),
+        MakeEvent::Transcoding {
+            disc,
+            track,
+            path,
+            done,
+            total,
+        } => {
+            let pct = ((done / total.max(0.001)) * 100.0).clamp(0.0, 100.0) as u64;
+            if pct != last_pct {
+                last_pct = pct;
+                eprint!(
+                    "\rdisc {:02} track {:02}: transcoding {} {pct:3}%",
+                    disc + 1,
+                    track + 1,
+                    path.display()
+                );
+                if pct == 100 {
+                    eprintln!();
+                }
+            }
+        }
+        MakeEvent::Authored {
+            disc,
+            bin,
+            free_seconds,
+        } => {
+            last_pct = u64::MAX;
+            eprintln!();
+            println!(
+                "disc {:02}: wrote {} ({} minutes left)",
+                disc + 1,
+                bin.display(),
+                free_seconds / 60
+            );
+        }
+    })?;
+    if !opts.dry_run {
+        println!("{} disc image(s) ready", bins.len());
     }
     Ok(())
 }

@@ -77,4 +77,33 @@ pub enum VcdError {
         value: String,
         reason: String,
     },
+    #[error(
+        "`{program}` is not installed or not on PATH; install it with `apt-get install {package}` (or give its full path)"
+    )]
+    ToolMissing {
+        program: PathBuf,
+        package: &'static str,
+    },
+    #[error("cannot run {program}: {message}")]
+    Tool { program: PathBuf, message: String },
+    #[error("{path} is not a video ffmpeg can read ({reason}); check the file or copy it again")]
+    NotVideo { path: PathBuf, reason: String },
+    #[error("{path} has sound but no pictures; a VCD needs a video (add a picture track first)")]
+    NoPicture { path: PathBuf },
+    #[error("ffmpeg failed on {path}: {message}; the file may be damaged (partial output removed)")]
+    Transcode { path: PathBuf, message: String },
+    #[error(
+        "ffmpeg was killed ({how}) while transcoding {path}; partial output removed, run the command again"
+    )]
+    Killed { path: PathBuf, how: String },
+    #[error("cancelled; partial output removed")]
+    Cancelled,
+    #[error(
+        "not enough free space in {dir}: about {need_mb} MB needed, {free_mb} MB free; free some space or choose another -o folder"
+    )]
+    NoSpace {
+        dir: PathBuf,
+        need_mb: u64,
+        free_mb: u64,
+    },
 }
