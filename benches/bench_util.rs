@@ -1,5 +1,6 @@
 //! Shared by the VCD benchmarks: run a child process and measure its wall time
-//! and peak resident set size (from wait4's rusage, exact for that child).
+//! and peak resident set size (from wait4's rusage: the largest of that child
+//! and any of its own children it waited for, e.g. ffmpeg under `vcd make`).
 
 #![allow(dead_code)]
 

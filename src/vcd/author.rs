@@ -303,6 +303,7 @@ pub fn prepare(
         application_id: opts.application_id.clone(),
         created: opts.created.format("%Y%m%d%H%M%S00").to_string(),
         tracks,
+        menu: None,
     };
     Ok((spec, checked))
 }

@@ -10,7 +10,7 @@
 use std::io::{self, Write};
 
 use super::iso9660::{self, ATTR_FORM1, ATTR_FORM2, DataSector, Dir, File, Volume};
-use super::mpeg::PackKind;
+use super::mpeg::{self, PackKind};
 use super::sector::{self, FORM1_DATA, SECTOR_SIZE, Subheader, submode};
 use super::vcdfiles::{self, Entry, Info};
 
@@ -83,6 +83,8 @@ pub struct DiscSpec {
     /// PVD creation date "YYYYMMDDHHMMSScc".
     pub created: String,
     pub tracks: Vec<TrackSpec>,
+    /// A still-picture menu with playback control, if any.
+    pub menu: Option<MenuSpec>,
 }
 
 /// Where one sequence track lies.
@@ -148,18 +150,23 @@ pub fn duration(sectors: u64) -> String {
     format!("{}:{:02}", s / 60, s % 60)
 }
 
-/// The ISO tree of a VCD 2.0 without PBC.
-fn tree(layout: &Layout) -> Dir {
-    let mut vcd = Dir::new("VCD");
-    for (name, lsn) in [("INFO.VCD;1", INFO_LSN), ("ENTRIES.VCD;1", ENTRIES_LSN)] {
-        vcd.files.push(File {
-            name: name.into(),
-            extent: lsn,
-            size: FORM1_DATA as u32,
-            attributes: ATTR_FORM1,
-            file_number: 0,
-        });
+fn form1_file(name: &str, extent: u32, size: usize, file_number: u8) -> File {
+    File {
+        name: name.into(),
+        extent,
+        size: size as u32,
+        attributes: ATTR_FORM1,
+        file_number,
     }
+}
+
+/// The ISO tree of a VCD 2.0, with the PBC files when `pbc` is given.
+fn tree(layout: &Layout, pbc: Option<&PbcLayout>) -> Dir {
+    let mut vcd = Dir::new("VCD");
+    vcd.files
+        .push(form1_file("INFO.VCD;1", INFO_LSN, FORM1_DATA, 0));
+    vcd.files
+        .push(form1_file("ENTRIES.VCD;1", ENTRIES_LSN, FORM1_DATA, 0));
     let mut mpegav = Dir::new("MPEGAV");
     for (i, t) in layout.tracks.iter().enumerate() {
         mpegav.files.push(File {
@@ -170,8 +177,32 @@ fn tree(layout: &Layout) -> Dir {
             file_number: (i + 1) as u8,
         });
     }
+    let mut ext = Dir::new("EXT");
     let mut root = Dir::new("");
-    root.dirs = vec![Dir::new("EXT"), mpegav, vcd];
+    if let Some(p) = pbc {
+        vcd.files
+            .push(form1_file("LOT.VCD;1", LOT_LSN, vcdfiles::LOT_SIZE, 0));
+        vcd.files
+            .push(form1_file("PSD.VCD;1", PSD_LSN, p.psd.len(), 0));
+        ext.files.push(form1_file(
+            "LOT_X.VCD;1",
+            p.lot_x_lsn,
+            vcdfiles::LOT_SIZE,
+            1,
+        ));
+        ext.files
+            .push(form1_file("PSD_X.VCD;1", p.psd_x_lsn, p.psd_x.len(), 1));
+        let mut segment = Dir::new("SEGMENT");
+        segment.files.push(File {
+            name: "ITEM0001.DAT;1".into(),
+            extent: p.segment_lsn,
+            size: p.still.len() as u32 * FORM1_DATA as u32,
+            attributes: ATTR_FORM2,
+            file_number: 1,
+        });
+        root.dirs.push(segment);
+    }
+    root.dirs.extend([ext, mpegav, vcd]);
     root
 }
 
@@ -192,12 +223,133 @@ pub fn entries(spec: &DiscSpec, layout: &Layout) -> Vec<Entry> {
     v
 }
 
-/// Lays out the disc and encodes the Form 1 sectors of track 1 that are not
-/// filler. Returns the layout and those sectors in LSN order.
+/// LSNs of LOT.VCD and PSD.VCD (with PBC).
+pub const LOT_LSN: u32 = 152;
+pub const PSD_LSN: u32 = LOT_LSN + (vcdfiles::LOT_SIZE / FORM1_DATA) as u32;
+/// Sectors per segment unit.
+pub const SEGMENT_UNIT: u32 = 150;
+
+/// A menu: the still picture (segment item 1) as 2324-byte packs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MenuSpec {
+    pub still: Vec<Vec<u8>>,
+    pub pal: bool,
+}
+
+/// Where the PBC files and the segment item go in track 1.
+struct PbcLayout {
+    psd: Vec<u8>,
+    lot: Vec<u8>,
+    psd_x: Vec<u8>,
+    lot_x: Vec<u8>,
+    segment_lsn: u32,
+    units: u32,
+    lot_x_lsn: u32,
+    psd_x_lsn: u32,
+    end: u32,
+    still: Vec<Vec<u8>>,
+    pal: bool,
+}
+
+fn sectors_of(bytes: usize) -> u32 {
+    bytes.div_ceil(FORM1_DATA).max(1) as u32
+}
+
+impl PbcLayout {
+    fn new(tracks: usize, menu: &MenuSpec) -> Self {
+        let lists = vcdfiles::menu_lists(tracks);
+        let (psd, offsets) = vcdfiles::psd(&lists, false);
+        let (psd_x, offsets_x) = vcdfiles::psd(&lists, true);
+        let psd_end = PSD_LSN + sectors_of(psd.len());
+        let segment_lsn = psd_end.next_multiple_of(sector::SECTORS_PER_SECOND);
+        let units = (menu.still.len() as u32).div_ceil(SEGMENT_UNIT).max(1);
+        let lot_x_lsn = segment_lsn + units * SEGMENT_UNIT;
+        let psd_x_lsn = lot_x_lsn + sectors_of(vcdfiles::LOT_SIZE);
+        let end = psd_x_lsn + sectors_of(psd_x.len());
+        PbcLayout {
+            lot: vcdfiles::lot(&offsets),
+            lot_x: vcdfiles::lot(&offsets_x),
+            psd,
+            psd_x,
+            segment_lsn,
+            units,
+            lot_x_lsn,
+            psd_x_lsn,
+            end,
+            still: menu.still.clone(),
+            pal: menu.pal,
+        }
+    }
+
+    /// INFO.VCD content byte of each segment unit: still, no audio.
+    fn content(&self) -> Vec<u8> {
+        let first = if self.pal { 5 << 2 } else { 1 << 2 };
+        (0..self.units)
+            .map(|u| if u == 0 { first } else { first | 0x20 })
+            .collect()
+    }
+
+    /// The sectors of the PBC files and of the segment area.
+    fn sectors(&self) -> Vec<DataSector> {
+        let mut v = Vec::new();
+        file_sectors(&mut v, LOT_LSN, &self.lot, 0);
+        file_sectors(&mut v, PSD_LSN, &self.psd, 0);
+        file_sectors(&mut v, self.lot_x_lsn, &self.lot_x, 1);
+        file_sectors(&mut v, self.psd_x_lsn, &self.psd_x, 1);
+        let n = self.still.len();
+        for (i, pack) in self.still.iter().enumerate() {
+            let p = mpeg::parse_pack(pack, true).unwrap_or_default();
+            let mut sub = pack_subheader(1, p.kind(), p.sequence_end);
+            if i + 1 == n {
+                sub = sub.with(submode::EOF);
+            }
+            v.push(DataSector {
+                lsn: self.segment_lsn + i as u32,
+                sub,
+                data: pack.clone(),
+            });
+        }
+        for i in n as u32..self.units * SEGMENT_UNIT {
+            v.push(DataSector {
+                lsn: self.segment_lsn + i,
+                sub: Subheader::new(1, 0, submode::RT | submode::FORM2, 0),
+                data: Vec::new(),
+            });
+        }
+        v
+    }
+}
+
+/// The Form 1 sectors of a file: data sectors, the last one with EOF.
+fn file_sectors(out: &mut Vec<DataSector>, lsn: u32, bytes: &[u8], file_number: u8) {
+    let chunks: Vec<&[u8]> = bytes.chunks(FORM1_DATA).collect();
+    for (i, c) in chunks.iter().enumerate() {
+        let last = i + 1 == chunks.len();
+        let bits = if last {
+            submode::EOF | submode::DATA
+        } else {
+            submode::DATA
+        };
+        out.push(DataSector {
+            lsn: lsn + i as u32,
+            sub: Subheader::new(file_number, 0, bits, 0),
+            data: c.to_vec(),
+        });
+    }
+}
+
+/// Lays out the disc and encodes the sectors of track 1 that are not filler.
+/// Returns the layout and those sectors in LSN order.
 pub fn plan(spec: &DiscSpec) -> (Layout, Vec<DataSector>) {
-    let iso_size = MIN_ISO_SIZE;
+    let pbc = spec
+        .menu
+        .as_ref()
+        .map(|m| PbcLayout::new(spec.tracks.len(), m));
+    let iso_size = pbc
+        .as_ref()
+        .map_or(MIN_ISO_SIZE, |p| p.end.max(MIN_ISO_SIZE));
     let layout = Layout::new(iso_size, spec.tracks.iter().map(|t| t.packs));
-    let root = tree(&layout);
+    let root = tree(&layout, pbc.as_ref());
     debug_assert!(iso9660::metadata_end(&root) <= DIRECTORY_LIMIT);
     let volume = Volume {
         system_id: SYSTEM_ID.into(),
@@ -211,13 +363,22 @@ pub fn plan(spec: &DiscSpec) -> (Layout, Vec<DataSector>) {
         root,
     };
     let mut sectors = iso9660::encode(&volume);
-    let info = Info {
+    let mut info = Info {
         album_id: spec.album_id.clone(),
         volume_count: 1,
         volume_number: 1,
         pal: spec.tracks.iter().map(|t| t.pal).collect(),
         ..Info::default()
     };
+    if let Some(p) = &pbc {
+        info.extended_pbc = true;
+        info.psd_size = p.psd.len() as u32;
+        info.first_segment = Some(p.segment_lsn);
+        info.offset_multiplier = 8;
+        info.max_lid = (spec.tracks.len() + 1) as u16;
+        info.segment_content = p.content();
+        sectors.extend(p.sectors());
+    }
     let file_end = Subheader::data(submode::EOF | submode::DATA);
     sectors.push(DataSector {
         lsn: INFO_LSN,
@@ -395,6 +556,7 @@ mod tests {
                     chapters: vec![],
                 })
                 .collect(),
+            menu: None,
         }
     }
 

@@ -201,57 +201,19 @@ fn pts(b: &[u8]) -> u64 {
 /// header is decoded; without it only the classification is made (fast path).
 pub fn parse_pack(pack: &[u8], scan_es: bool) -> Result<Pack, PackError> {
     let mut out = Pack::default();
-    if pack.iter().all(|&b| b == 0) {
-        return Ok(out);
-    }
-    if pack.len() < 12 || pack[..4] != PACK_START {
-        return Err(PackError::NoPackHeader);
-    }
-    if pack[4] & 0xC0 == 0x40 {
-        return Err(PackError::Mpeg2);
-    }
-    if pack[4] & 0xF0 != 0x20 {
-        return Err(PackError::Garbage(4));
-    }
-    out.mux_rate =
-        Some(((pack[9] as u32 & 0x7F) << 15) | ((pack[10] as u32) << 7) | (pack[11] as u32 >> 1));
     let mut es = EsScan::default();
     let mut video_id = None;
     let mut audio = false;
-    let mut pos = 12;
-    while pos < pack.len() {
-        let rest = &pack[pos..];
-        if rest.iter().all(|&b| b == 0) {
-            break;
-        }
-        if rest.len() < 4 || rest[..3] != [0, 0, 1] {
-            return Err(PackError::Garbage(pos));
-        }
-        let id = rest[3];
-        if id == PROGRAM_END {
-            pos += 4;
-            continue;
-        }
-        if id < SYSTEM_HEADER {
-            return Err(PackError::Garbage(pos));
-        }
-        if rest.len() < 6 {
-            return Err(PackError::Short(pos));
-        }
-        let len = u16::from_be_bytes([rest[4], rest[5]]) as usize;
-        let body = rest.get(6..6 + len).ok_or(PackError::Short(pos))?;
+    out.mux_rate = walk(pack, |pos, id, body| {
+        let body = &pack[body];
         match id {
             SYSTEM_HEADER => {
-                // 6 fixed bytes, then 3 bytes per listed stream.
-                let mut i = 6;
-                while i + 3 <= body.len() && body[i] & 0x80 != 0 {
-                    let s = body[i];
+                for s in system_header_streams(body) {
                     if is_video(s) && video_id.is_none() {
                         video_id = Some(s);
                     } else if is_audio(s) {
                         audio = true;
                     }
-                    i += 3;
                 }
             }
             PADDING | PRIVATE_2 => {}
@@ -277,8 +239,8 @@ pub fn parse_pack(pack: &[u8], scan_es: bool) -> Result<Pack, PackError> {
                 }
             }
         }
-        pos += 6 + len;
-    }
+        Ok(())
+    })?;
     out.kind = match (video_id, audio) {
         (Some(v), _) => Some(video_kind(v)),
         (None, true) => Some(PackKind::Audio),
@@ -288,6 +250,88 @@ pub fn parse_pack(pack: &[u8], scan_es: bool) -> Result<Pack, PackError> {
     out.sequence_end = es.end;
     out.sequence = es.header;
     Ok(out)
+}
+
+/// Stream ids listed in a system header body (6 fixed bytes, then 3 per stream).
+fn system_header_streams(body: &[u8]) -> impl Iterator<Item = u8> + '_ {
+    body.get(6..)
+        .unwrap_or_default()
+        .chunks_exact(3)
+        .map(|c| c[0])
+        .take_while(|&s| s & 0x80 != 0)
+}
+
+/// Walks the packets of a pack: checks the MPEG-1 pack header, then calls `f`
+/// with each packet's offset, stream id and body range. Returns the mux rate,
+/// or `None` for an all-zero filler pack.
+fn walk(
+    pack: &[u8],
+    mut f: impl FnMut(usize, u8, std::ops::Range<usize>) -> Result<(), PackError>,
+) -> Result<Option<u32>, PackError> {
+    if pack.iter().all(|&b| b == 0) {
+        return Ok(None);
+    }
+    if pack.len() < 12 || pack[..4] != PACK_START {
+        return Err(PackError::NoPackHeader);
+    }
+    if pack[4] & 0xC0 == 0x40 {
+        return Err(PackError::Mpeg2);
+    }
+    if pack[4] & 0xF0 != 0x20 {
+        return Err(PackError::Garbage(4));
+    }
+    let mux = ((pack[9] as u32 & 0x7F) << 15) | ((pack[10] as u32) << 7) | (pack[11] as u32 >> 1);
+    let mut pos = 12;
+    while pos < pack.len() {
+        let rest = &pack[pos..];
+        if rest.iter().all(|&b| b == 0) {
+            break;
+        }
+        if rest.len() < 4 || rest[..3] != [0, 0, 1] {
+            return Err(PackError::Garbage(pos));
+        }
+        let id = rest[3];
+        if id == PROGRAM_END {
+            pos += 4;
+            continue;
+        }
+        if id < SYSTEM_HEADER {
+            return Err(PackError::Garbage(pos));
+        }
+        if rest.len() < 6 {
+            return Err(PackError::Short(pos));
+        }
+        let len = u16::from_be_bytes([rest[4], rest[5]]) as usize;
+        if rest.len() < 6 + len {
+            return Err(PackError::Short(pos));
+        }
+        f(pos, id, pos + 6..pos + 6 + len)?;
+        pos += 6 + len;
+    }
+    Ok(Some(mux))
+}
+
+/// Renumbers video stream `from` to `to` in PES headers and system headers
+/// (ffmpeg cannot write stream 0xE1, which VCD stills need).
+pub fn retag_video(pack: &mut [u8], from: u8, to: u8) -> Result<(), PackError> {
+    let mut at = Vec::new();
+    walk(pack, |pos, id, body| {
+        if id == from {
+            at.push(pos + 3);
+        } else if id == SYSTEM_HEADER {
+            let start = body.start + 6;
+            for (k, s) in system_header_streams(&pack[body]).enumerate() {
+                if s == from {
+                    at.push(start + 3 * k);
+                }
+            }
+        }
+        Ok(())
+    })?;
+    for i in at {
+        pack[i] = to;
+    }
+    Ok(())
 }
 
 /// Length of an MPEG-1 PES header (stuffing, STD buffer, PTS/DTS) and its PTS.
