@@ -90,3 +90,21 @@ pub fn print_row(what: &str, r: Run, reference: Option<Run>) {
         r.max_rss_kib as f64 / 1024.0
     );
 }
+
+/// An ffmpeg command reading a lavfi test picture and a sine tone for `secs`
+/// seconds; the caller adds output options and the output.
+pub fn lavfi_clip(video: &str, tone: &str, secs: &str) -> Command {
+    let mut c = Command::new("ffmpeg");
+    c.args([
+        "-hide_banner",
+        "-v",
+        "error",
+        "-y",
+        "-f",
+        "lavfi",
+        "-i",
+        video,
+    ])
+    .args(["-f", "lavfi", "-i", tone, "-t", secs]);
+    c
+}
