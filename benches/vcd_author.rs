@@ -28,30 +28,15 @@ fn main() {
     require("dd", "coreutils");
     let dir = scratch("vcd-bench");
     let clip = dir.join("clip.mpg");
-    let status = Command::new("ffmpeg")
-        .args([
-            "-hide_banner",
-            "-v",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc=size=352x288:rate=25",
-        ])
-        .args([
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=frequency=440:sample_rate=44100",
-            "-t",
-            "10",
-            "-target",
-            "pal-vcd",
-        ])
-        .arg(&clip)
-        .status()
-        .expect("ffmpeg");
+    let status = lavfi_clip(
+        "testsrc=size=352x288:rate=25",
+        "sine=frequency=440:sample_rate=44100",
+        "10",
+    )
+    .args(["-target", "pal-vcd"])
+    .arg(&clip)
+    .status()
+    .expect("ffmpeg");
     assert!(status.success(), "ffmpeg failed");
     let packs = std::fs::read(&clip).expect("clip");
     assert_eq!(packs.len() % PACK, 0);

@@ -21,27 +21,13 @@ fn main() {
     let dir = scratch("vcd-make-bench");
     let input = dir.join("input.mp4");
     let gen_ = measure(
-        Command::new("ffmpeg")
-            .args([
-                "-hide_banner",
-                "-v",
-                "error",
-                "-y",
-                "-f",
-                "lavfi",
-                "-i",
-                "testsrc2=size=640x360:rate=30",
-            ])
-            .args([
-                "-f",
-                "lavfi",
-                "-i",
-                "sine=frequency=440:sample_rate=48000",
-                "-t",
-                &secs,
-            ])
-            .args(["-c:v", "mpeg4", "-q:v", "6", "-c:a", "aac", "-shortest"])
-            .arg(&input),
+        lavfi_clip(
+            "testsrc2=size=640x360:rate=30",
+            "sine=frequency=440:sample_rate=48000",
+            &secs,
+        )
+        .args(["-c:v", "mpeg4", "-q:v", "6", "-c:a", "aac", "-shortest"])
+        .arg(&input),
     );
     println!(
         "input: {secs} s of 640x360 30 fps MPEG-4 + AAC (made in {:.1} s)",
