@@ -107,6 +107,14 @@ async fn serve_async(config: Config, state: AppState) -> anyhow::Result<()> {
             .spawn(move || inbox::run_loop(engine, tx, rx, reconcile, events))?
     };
 
+    // The VCD job worker.
+    let jobs_thread = crate::outreach::spawn(
+        state.store.clone(),
+        state.config.clone(),
+        state.stamper.clone(),
+        state.jobs.clone(),
+    )?;
+
     // The disk guard.
     let guard = {
         let st = state.clone();
@@ -152,6 +160,7 @@ async fn serve_async(config: Config, state: AppState) -> anyhow::Result<()> {
         "xingzhan serving; open http://{addr}/");
     println!("xingzhan: listening on http://{addr}/");
     sd_notify("READY=1");
+    let jobs = state.jobs.clone();
     axum::serve(listener, web::app(state))
         .with_graceful_shutdown(shutdown_signal())
         .await?;
@@ -160,9 +169,11 @@ async fn serve_async(config: Config, state: AppState) -> anyhow::Result<()> {
     guard.abort();
     let _ = tx.send(Msg::Shutdown);
     drop(probe_tx);
+    jobs.shutdown();
     let _ = tokio::task::spawn_blocking(move || {
         let _ = inbox_thread.join();
         let _ = prober.join();
+        let _ = jobs_thread.join();
     })
     .await;
     tracing::info!("stopped");

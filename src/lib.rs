@@ -14,6 +14,7 @@ pub mod equipment;
 pub mod inbox;
 pub mod library;
 pub mod lock;
+pub mod outreach;
 pub mod paths;
 pub mod store;
 pub mod vcd;

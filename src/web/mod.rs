@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod error;
+pub mod outreach;
 pub mod pages;
 
 use std::sync::Arc;
@@ -24,6 +25,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub clock: Arc<dyn Clock>,
     pub stamper: Arc<Stamper>,
+    /// Wakes and cancels the VCD job worker (if one runs).
+    pub jobs: Arc<crate::outreach::JobControl>,
 }
 
 impl AppState {
@@ -42,6 +45,7 @@ impl AppState {
             config,
             clock,
             stamper,
+            jobs: Arc::new(crate::outreach::JobControl::default()),
         }
     }
 }
@@ -51,6 +55,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(api::routes())
         .merge(pages::routes())
+        .merge(outreach::routes())
         .layer(axum::extract::DefaultBodyLimit::max(1 << 20))
         .with_state(state)
 }

@@ -99,6 +99,17 @@ impl Http {
         assert_eq!(s, 200, "GET {path}: {b}");
         serde_json::from_str(&b).unwrap_or_else(|e| panic!("GET {path}: {e}: {b}"))
     }
+    pub fn delete(&self, path: &str) -> (u16, String) {
+        let mut r = self
+            .agent
+            .delete(&format!("{}{}", self.base, path))
+            .call()
+            .expect("http delete");
+        (
+            r.status().as_u16(),
+            r.body_mut().read_to_string().unwrap_or_default(),
+        )
+    }
     pub fn send(&self, method: &str, path: &str, body: &str, ctype: &str) -> (u16, String) {
         let url = format!("{}{}", self.base, path);
         let mut r = match method {
