@@ -24,6 +24,7 @@ use crate::store::outreach::{Job, job_state};
 use crate::vcd::image::DiscSize;
 use crate::vcd::make::{MakeEvent, MakeOptions};
 use crate::vcd::mpeg::Standard;
+use crate::vcd::plan::DiscPlan;
 
 /// Shared between the web layer and the worker: wake-ups and cancel flags.
 #[derive(Default)]
@@ -224,14 +225,7 @@ fn run_job(
             Ok(i) => i,
             Err(e) => return fail(format!("item {item_id}: {e}")),
         };
-        let inbox = crate::paths::from_bytes(&item.path_bytes);
-        let path = if item.state == "present" && inbox.is_file() {
-            inbox
-        } else if let Some(lib) = item.library_bytes.as_deref().map(crate::paths::from_bytes)
-            && lib.is_file()
-        {
-            lib
-        } else {
+        let Some(path) = item.file_on_pc() else {
             return fail(format!(
                 "item {item_id} ({}): its file is no longer on this PC",
                 item.title
@@ -257,7 +251,7 @@ fn run_job(
         dry_run: false,
         keep_mpeg: false,
     };
-    let mut plan_json = serde_json::Value::Null;
+    let mut planned = serde_json::Value::Null;
     let mut total = 0.0f64;
     let mut done_before = 0.0f64;
     let mut last_track: Option<(usize, usize)> = None;
@@ -272,25 +266,8 @@ fn run_job(
                 .map(|p| p.length)
                 .sum::<f64>()
                 .max(1.0);
-            plan_json = json!(
-                discs
-                    .iter()
-                    .enumerate()
-                    .map(|(n, d)| json!({
-                        "disc": n + 1,
-                        "free_seconds": d.free_seconds(),
-                        "tracks": d.parts.iter().map(|p| json!({
-                            "title": titles[p.video],
-                            "item_id": job.item_ids[p.video],
-                            "start_secs": p.start,
-                            "length_secs": p.length,
-                            "part": p.number,
-                            "of": p.of,
-                        })).collect::<Vec<_>>(),
-                    }))
-                    .collect::<Vec<_>>()
-            );
-            let _ = store.set_job_progress(id, 0.0, Some(&plan_json), None, at());
+            planned = plan_json(discs, &titles, &job.item_ids);
+            let _ = store.set_job_progress(id, 0.0, Some(&planned), None, at());
         }
         MakeEvent::Transcoding {
             disc,
@@ -301,7 +278,7 @@ fn run_job(
         } => {
             if last_track != Some((disc, track)) {
                 if let Some((d, t)) = last_track {
-                    done_before += plan_json[d]["tracks"][t]["length_secs"]
+                    done_before += planned[d]["tracks"][t]["length_secs"]
                         .as_f64()
                         .unwrap_or(0.0);
                 }
@@ -322,7 +299,7 @@ fn run_job(
                 let p = (done_before + done.min(len)) / total * 0.95;
                 let _ = store.set_job_progress(id, p, None, None, at());
             }
-            let tracks = plan_json[disc]["tracks"]
+            let tracks = planned[disc]["tracks"]
                 .as_array()
                 .map(|t| t.len())
                 .unwrap_or(0);
@@ -353,7 +330,7 @@ fn run_job(
                 "zip": format!("{stem}.zip"),
                 "bytes": size,
                 "free_seconds": free_seconds,
-                "tracks": plan_json[disc]["tracks"].clone(),
+                "tracks": planned[disc]["tracks"].clone(),
             }));
             let _ = store.set_job_progress(id, 0.95, None, Some(&json!(made)), at());
         }
@@ -382,6 +359,28 @@ fn run_job(
             fail(e.to_string());
         }
     }
+}
+
+/// The plan as JSON: per disc, its free time and its tracks with titles.
+pub fn plan_json(discs: &[DiscPlan], titles: &[String], item_ids: &[i64]) -> serde_json::Value {
+    json!(
+        discs
+            .iter()
+            .enumerate()
+            .map(|(n, d)| json!({
+                "disc": n + 1,
+                "free_seconds": d.free_seconds(),
+                "tracks": d.parts.iter().map(|p| json!({
+                    "title": titles[p.video],
+                    "item_id": item_ids[p.video],
+                    "start_secs": p.start,
+                    "length_secs": p.length,
+                    "part": p.number,
+                    "of": p.of,
+                })).collect::<Vec<_>>(),
+            }))
+            .collect::<Vec<_>>()
+    )
 }
 
 /// Makes (once) a zip holding a disc's .bin and .cue, for one download.

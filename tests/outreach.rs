@@ -8,30 +8,7 @@ use std::path::Path;
 use std::process::Command;
 
 use serde_json::{Value, json};
-use util::{Station, require_tool, wait_for};
-
-/// Makes a small video with ffmpeg (test pattern + tone).
-fn make_video(out: &Path, secs: u32, size: &str) {
-    require_tool("ffmpeg", "ffmpeg");
-    let ok = Command::new("ffmpeg")
-        .args([
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-        ])
-        .arg(format!("testsrc=size={size}:rate=25"))
-        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
-        .args(["-t", &secs.to_string(), "-c:v", "mpeg4", "-c:a", "aac"])
-        .arg(out)
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "ffmpeg could not make the test video");
-}
+use util::{Station, make_video, require_tool, wait_for};
 
 /// Drops a video and waits until the catalog knows its duration.
 fn drop_video(st: &Station, rel: &str, secs: u32) -> i64 {

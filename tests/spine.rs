@@ -647,30 +647,7 @@ fn media_facts_from_ffprobe_and_corrupt_video_noted() {
     util::require_tool("ffmpeg", "ffmpeg");
     let st = Station::start("");
     let tmp = st.dir.path().join("clip.mp4");
-    let status = std::process::Command::new("ffmpeg")
-        .args([
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-        ])
-        .arg("testsrc=size=320x240:rate=25")
-        .args([
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=frequency=440:sample_rate=44100",
-            "-t",
-            "2",
-        ])
-        .args(["-c:v", "mpeg4", "-c:a", "aac"])
-        .arg(&tmp)
-        .status()
-        .unwrap();
-    assert!(status.success());
+    util::make_video(&tmp, 2, "320x240");
     let bytes = std::fs::read(&tmp).unwrap();
     st.drop_file("同步课堂/科学/实验.mp4", &bytes);
     st.drop_file("同步课堂/科学/坏视频.mp4", &bytes[..bytes.len() / 3]);

@@ -158,6 +158,19 @@ impl Item {
         })
     }
 
+    /// Where the item's bytes are on this PC: the drop folder while present,
+    /// else the library copy when kept.
+    pub fn file_on_pc(&self) -> Option<std::path::PathBuf> {
+        let inbox = crate::paths::from_bytes(&self.path_bytes);
+        if self.state == "present" && inbox.is_file() {
+            return Some(inbox);
+        }
+        self.library_bytes
+            .as_deref()
+            .map(crate::paths::from_bytes)
+            .filter(|p| p.is_file())
+    }
+
     /// The text the search index holds for this item.
     pub fn search_text(&self) -> String {
         let mut s = format!("{} {}", self.title, self.path);

@@ -55,6 +55,39 @@ pub fn parse_bound(
         })
 }
 
+/// The station's offset and the `from`/`to` bounds of a register query.
+pub fn range(
+    st: &AppState,
+    from: Option<&str>,
+    to: Option<&str>,
+) -> Result<(FixedOffset, Option<String>, Option<String>), ApiError> {
+    let offset = st
+        .config
+        .station
+        .offset()
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let from = from
+        .map(|s| parse_bound(s, offset, false, "from"))
+        .transpose()?;
+    let to = to.map(|s| parse_bound(s, offset, true, "to")).transpose()?;
+    Ok((offset, from, to))
+}
+
+/// A CSV download (UTF-8 with BOM already in `body`).
+pub fn csv_response(filename: &str, body: Vec<u8>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{filename}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
 /// Shows a stored UTC timestamp in the station's zone, with its offset.
 pub fn local_time(stored: &str, offset: FixedOffset) -> String {
     DateTime::parse_from_rfc3339(stored)
@@ -225,14 +258,7 @@ async fn item_content(
     req: Request,
 ) -> Result<Response, ApiError> {
     let item = st.store.run_blocking(move |s| s.item(id)).await?;
-    let inbox = crate::paths::from_bytes(&item.path_bytes);
-    let source = if item.state == "present" && inbox.is_file() {
-        inbox
-    } else if let Some(lib) = item.library_bytes.as_deref().map(crate::paths::from_bytes)
-        && lib.is_file()
-    {
-        lib
-    } else {
+    let Some(source) = item.file_on_pc() else {
         return Err(ApiError::NotFound(format!(
             "item {id}: its file is no longer on this PC (not in the drop folder, not kept)"
         )));
@@ -321,20 +347,7 @@ async fn receptions(
     State(st): State<AppState>,
     Query(p): Query<ReceptionParams>,
 ) -> Result<Response, ApiError> {
-    let offset = st
-        .config
-        .station
-        .offset()
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let from = p
-        .from
-        .as_deref()
-        .map(|s| parse_bound(s, offset, false, "from"))
-        .transpose()?;
-    let to =
-        p.to.as_deref()
-            .map(|s| parse_bound(s, offset, true, "to"))
-            .transpose()?;
+    let (offset, from, to) = range(&st, p.from.as_deref(), p.to.as_deref())?;
     let format = p.format.as_deref().unwrap_or("json");
     if format != "json" && format != "csv" {
         return Err(ApiError::BadRequest(format!(
@@ -355,17 +368,7 @@ async fn receptions(
         let body = receptions_csv(&rows, offset, &|c| {
             cfg.classify.category_label(c).to_string()
         });
-        return Ok((
-            [
-                (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-                (
-                    header::CONTENT_DISPOSITION,
-                    "attachment; filename=\"receptions.csv\"",
-                ),
-            ],
-            body,
-        )
-            .into_response());
+        return Ok(csv_response("receptions.csv", body));
     }
     let next = (rows.len() as u32 == limit)
         .then(|| rows.last().map(|r| r.id))

@@ -12,7 +12,7 @@ use serde_json::json;
 use tower::ServiceExt;
 
 use super::AppState;
-use super::api::{local_display, parse_bound};
+use super::api::local_display;
 use super::error::ApiError;
 use super::pages::esc;
 use crate::outreach::{self, parse_disc, parse_standard};
@@ -230,24 +230,8 @@ async fn plan(
     let durations: Vec<f64> = items.iter().map(|(_, d)| d.unwrap_or(0.0)).collect();
     let disc = parse_disc(r.disc).expect("checked");
     let discs = crate::vcd::plan::plan(&durations, disc, r.menu);
-    let out: Vec<serde_json::Value> = discs
-        .iter()
-        .enumerate()
-        .map(|(n, d)| {
-            json!({
-                "disc": n + 1,
-                "free_seconds": d.free_seconds(),
-                "tracks": d.parts.iter().map(|p| json!({
-                    "title": items[p.video].0,
-                    "item_id": r.items[p.video],
-                    "start_secs": p.start,
-                    "length_secs": p.length,
-                    "part": p.number,
-                    "of": p.of,
-                })).collect::<Vec<_>>(),
-            })
-        })
-        .collect();
+    let titles: Vec<String> = items.iter().map(|(t, _)| t.clone()).collect();
+    let out = outreach::plan_json(&discs, &titles, &r.items);
     Ok(Json(json!({ "discs": out })))
 }
 
@@ -264,20 +248,7 @@ async fn register(
     State(st): State<AppState>,
     Query(p): Query<RegisterParams>,
 ) -> Result<Response, ApiError> {
-    let offset = st
-        .config
-        .station
-        .offset()
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let from = p
-        .from
-        .as_deref()
-        .map(|s| parse_bound(s, offset, false, "from"))
-        .transpose()?;
-    let to =
-        p.to.as_deref()
-            .map(|s| parse_bound(s, offset, true, "to"))
-            .transpose()?;
+    let (offset, from, to) = super::api::range(&st, p.from.as_deref(), p.to.as_deref())?;
     let after = p.after;
     let rows = st
         .store
@@ -315,17 +286,10 @@ async fn register(
                     r.job_id.map(|j| j.to_string()).unwrap_or_default(),
                 ]);
             }
-            Ok((
-                [
-                    (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-                    (
-                        header::CONTENT_DISPOSITION,
-                        "attachment; filename=\"disc-register.csv\"",
-                    ),
-                ],
+            Ok(super::api::csv_response(
+                "disc-register.csv",
                 w.into_inner().unwrap_or_default(),
-            )
-                .into_response())
+            ))
         }
         f => Err(ApiError::BadRequest(format!(
             "format={f:?}: use json or csv"

@@ -308,3 +308,26 @@ impl Drop for Station {
         self.kill9();
     }
 }
+
+/// Makes a small video with ffmpeg (test pattern and a tone), mpeg4 + aac.
+pub fn make_video(out: &Path, secs: u32, size: &str) {
+    require_tool("ffmpeg", "ffmpeg");
+    let ok = Command::new("ffmpeg")
+        .args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+        ])
+        .arg(format!("testsrc=size={size}:rate=25"))
+        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
+        .args(["-t", &secs.to_string(), "-c:v", "mpeg4", "-c:a", "aac"])
+        .arg(out)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "ffmpeg could not make the test video");
+}
