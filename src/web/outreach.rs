@@ -352,9 +352,18 @@ fn mmss(secs: f64) -> String {
     format!("{}分{:02}秒", s / 60, s % 60)
 }
 
-async fn page_index(State(st): State<AppState>) -> Response {
+#[derive(Debug, Deserialize)]
+struct IndexParams {
+    category: Option<String>,
+}
+
+async fn page_index(State(st): State<AppState>, Query(p): Query<IndexParams>) -> Response {
     let mut videos = Vec::new();
+    let chosen = p.category.unwrap_or_default();
     for cat in ["planting", "breeding", "agriculture"] {
+        if !chosen.is_empty() && chosen != cat {
+            continue;
+        }
         let q = crate::store::catalog::ItemQuery {
             category: Some(cat.into()),
             kind: Some("video".into()),
@@ -374,7 +383,21 @@ async fn page_index(State(st): State<AppState>) -> Response {
         .run_blocking(|s| s.jobs(20))
         .await
         .unwrap_or_default();
-    let mut b = String::from(
+    let mut b = String::from("<p>筛选：");
+    for (code, label) in [
+        ("", "全部"),
+        ("planting", "种植"),
+        ("breeding", "养殖"),
+        ("agriculture", "其他农业技术"),
+    ] {
+        if code == chosen {
+            b.push_str(&format!("<b>{label}</b> "));
+        } else {
+            b.push_str(&format!("<a href=\"/vcd?category={code}\">{label}</a> "));
+        }
+    }
+    b.push_str("</p>");
+    b.push_str(
         "<p>勾选种植、养殖技术视频，选择光盘规格，点“开始制作”。制作的是标准 VCD 2.0 光盘映像（bin/cue），农村常见的 VCD/DVD 机都能播放。</p>\
 <form id=\"f\" onsubmit=\"return start(event)\"><table><tr><th>选择</th><th>标题</th><th>类别</th><th>时长</th></tr>",
     );
@@ -441,7 +464,11 @@ async fn page_job(State(st): State<AppState>, Path(id): Path<i64>) -> Response {
     let mut b = format!(
         "<p>状态：<b>{}</b> {}</p><div class=\"bar\"><div style=\"width:{:.0}%\"></div></div><p>{:.0}% · 创建于 {}</p>",
         state_zh(&job.state),
-        esc(job.message.as_deref().unwrap_or("")),
+        esc(if job.state == job_state::DONE {
+            ""
+        } else {
+            job.message.as_deref().unwrap_or("")
+        }),
         job.progress * 100.0,
         job.progress * 100.0,
         esc(&local_display(&job.created_at, offset)),
