@@ -4,6 +4,10 @@
 //! are put around it) and a query term becomes a phrase of consecutive tokens:
 //! "语文" matches exactly the titles containing 语 immediately followed by 文.
 //! Latin words and numbers stay whole and match by prefix.
+//!
+//! Terms of three characters or more go to a second index with SQLite's
+//! trigram tokenizer instead, which finds any substring (Latin infixes such as
+//! `nit` in `Unit3`, digits inside `2008年`, Chinese phrases).
 
 /// True for characters indexed one by one (Han, kana, CJK symbols excluded).
 pub fn is_cjk(c: char) -> bool {
@@ -39,8 +43,47 @@ fn tokens(s: &str) -> Vec<String> {
         .collect()
 }
 
-/// Builds an FTS5 MATCH expression from a user's query: every whitespace-separated
-/// term must occur (AND). `None` when the query has nothing searchable.
+/// How a query runs: a MATCH expression for the one-character index and one
+/// for the trigram index; every term must occur (AND).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SearchPlan {
+    pub unigram: Option<String>,
+    pub trigram: Option<String>,
+}
+
+impl SearchPlan {
+    pub fn is_empty(&self) -> bool {
+        self.unigram.is_none() && self.trigram.is_none()
+    }
+}
+
+/// Chooses the index for a query. When every term has three characters or
+/// more, the trigram index finds each as a substring; otherwise the
+/// one-character index runs the whole query (CJK terms as exact phrases, Latin
+/// terms as word prefixes). Joining the two indexes in one query is far slower
+/// in SQLite than either alone, so a query uses one.
+pub fn plan(q: &str) -> SearchPlan {
+    let terms: Vec<&str> = q.split_whitespace().collect();
+    if !terms.is_empty() && terms.iter().all(|t| t.chars().count() >= 3) {
+        let expr = terms
+            .iter()
+            .map(|t| format!("\"{}\"", t.replace('"', "\"\"")))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        SearchPlan {
+            unigram: None,
+            trigram: Some(expr),
+        }
+    } else {
+        SearchPlan {
+            unigram: match_expr(q),
+            trigram: None,
+        }
+    }
+}
+
+/// Builds an FTS5 MATCH expression for the one-character index: every
+/// whitespace-separated term must occur (AND). `None` when nothing is searchable.
 pub fn match_expr(q: &str) -> Option<String> {
     let mut phrases = Vec::new();
     for term in q.split_whitespace() {
@@ -76,5 +119,19 @@ mod tests {
         assert_eq!(match_expr("  \"*() "), None);
         // quotes and operators in the input cannot escape the phrase
         assert_eq!(match_expr("a\"b OR").unwrap(), "\"a b\"* AND \"or\"*");
+    }
+
+    #[test]
+    fn plans_split_by_length() {
+        let p = plan("鸡 秋天的雨 nit");
+        assert_eq!(
+            p.unigram.as_deref(),
+            Some("\"鸡\" AND \"秋 天 的 雨\" AND \"nit\"*")
+        );
+        assert_eq!(p.trigram, None);
+        let p = plan("秋天的雨 nit");
+        assert_eq!(p.trigram.as_deref(), Some("\"秋天的雨\" AND \"nit\""));
+        assert_eq!(plan("a\"\"b").trigram.as_deref(), Some("\"a\"\"\"\"b\""));
+        assert!(plan("  ").is_empty());
     }
 }

@@ -293,6 +293,11 @@ fn fts_replace(tx: &Connection, id: i64, text: &str) -> rusqlite::Result<()> {
         "INSERT INTO items_fts (rowid, text) VALUES (?1, ?2)",
         params![id, search::index_text(text)],
     )?;
+    tx.execute("DELETE FROM items_tri WHERE rowid = ?1", [id])?;
+    tx.execute(
+        "INSERT INTO items_tri (rowid, text) VALUES (?1, ?2)",
+        params![id, text],
+    )?;
     Ok(())
 }
 
@@ -433,20 +438,26 @@ impl Store {
     /// A page of items matching the query, newest first.
     pub fn items(&self, q: &ItemQuery) -> Result<ItemPage> {
         let limit = q.limit.clamp(1, 500);
-        let fts = q.q.as_deref().and_then(search::match_expr);
-        if q.q.as_deref().is_some_and(|s| !s.trim().is_empty()) && fts.is_none() {
+        let plan = search::plan(q.q.as_deref().unwrap_or(""));
+        if q.q.as_deref().is_some_and(|s| !s.trim().is_empty()) && plan.is_empty() {
             return Ok(ItemPage {
                 items: vec![],
                 next: None,
             });
         }
+        let fts = !plan.is_empty();
         let mut sql = String::new();
         let mut args: Vec<rusqlite::types::Value> = Vec::new();
-        if let Some(expr) = &fts {
+        if let Some(uni) = &plan.unigram {
             sql.push_str(&format!(
                 "SELECT {ITEM_COLS} FROM items_fts f JOIN items i ON i.id = f.rowid WHERE items_fts MATCH ?"
             ));
-            args.push(expr.clone().into());
+            args.push(uni.clone().into());
+        } else if let Some(tri) = &plan.trigram {
+            sql.push_str(&format!(
+                "SELECT {ITEM_COLS} FROM items_tri f JOIN items i ON i.id = f.rowid WHERE items_tri MATCH ?"
+            ));
+            args.push(tri.clone().into());
         } else {
             sql.push_str(&format!("SELECT {ITEM_COLS} FROM items i WHERE 1"));
         }
@@ -465,7 +476,7 @@ impl Store {
             sql.push_str(" AND i.kept = ?");
             args.push((k as i64).into());
         }
-        let idcol = if fts.is_some() { "f.rowid" } else { "i.id" };
+        let idcol = if fts { "f.rowid" } else { "i.id" };
         if let Some(after) = q.after {
             sql.push_str(&format!(" AND {idcol} < ?"));
             args.push(after.into());
@@ -919,6 +930,8 @@ mod tests {
         assert_eq!(q("秋天的雨"), 1);
         assert_eq!(q("天秋"), 0);
         assert_eq!(q("rmv"), 1);
+        assert_eq!(q("mvb"), 1, "Latin infix");
+        assert_eq!(q("天的雨"), 1, "Chinese infix of three");
         assert_eq!(q("同步 语文"), 1);
         let p = s
             .patch_item(

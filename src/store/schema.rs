@@ -94,6 +94,9 @@ CREATE TABLE purges (
 CREATE VIRTUAL TABLE items_fts USING fts5(
     text, content = '', contentless_delete = 1, tokenize = 'unicode61 remove_diacritics 0'
 );
+CREATE VIRTUAL TABLE items_tri USING fts5(
+    text, content = '', contentless_delete = 1, tokenize = 'trigram'
+);
 "#,
     },
     Migration {
