@@ -405,7 +405,7 @@ fn idle_and_search(quick: bool, sizes: &[u64]) {
             );
         }
         let reps = if quick { 40 } else { 200 };
-        for term in ["鸡", "语文", "秋天的雨", "春晓 静夜思", "nit 3"] {
+        for term in ["鸡", "语文", "秋天的雨", "春晓 静夜思", "nit"] {
             let q: String = term
                 .bytes()
                 .map(|b| match b {
