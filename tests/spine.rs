@@ -873,3 +873,18 @@ fn without_events_the_reconcile_scan_finds_everything() {
     std::fs::remove_file(st.inbox().join("网络共享/一年级/数学/认识钟表.swf")).unwrap();
     wait_for("gone by reconcile", || st.items("state=gone").len() == 1);
 }
+
+#[test]
+fn daemon_purges_by_itself_when_the_disk_is_critical() {
+    let st = Station::start(
+        "[disk]\ncheck_secs = 1\nwarn_free_mib = 900000000\ncritical_free_mib = 800000000\ntarget_free_mib = 800000000\n",
+    );
+    st.drop_file("课程/旧课件.ppt", b"old courseware");
+    let item = st.wait_item("旧课件");
+    wait_for("automatic purge", || st.health()["counts"]["purges"] == 1);
+    assert!(!st.inbox().join("课程/旧课件.ppt").exists());
+    let after = st.http.json(&format!("/api/v1/items/{}", item["id"]));
+    assert_eq!(after["state"], "gone", "the item stays in the catalog");
+    assert_eq!(after["receptions"], 1);
+    assert!(st.log_text().contains("purged from the drop folder"));
+}

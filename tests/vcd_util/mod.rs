@@ -12,12 +12,14 @@ pub const SECTOR: usize = 2352;
 
 /// vcdimager's own VCD 2.0 test inputs and expected dumps.
 pub fn peer_dir() -> PathBuf {
-    let dir = PathBuf::from(
-        std::env::var("VCD_PEER_TESTS").unwrap_or_else(|_| {
-            // shared/ lies beside the repository, here and in CI.
-            concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/peer-tests/vcdimager").into()
-        }),
-    );
+    let dir = PathBuf::from(std::env::var("VCD_PEER_TESTS").unwrap_or_else(|_| {
+        // shared/ lies beside the repository, here and in CI.
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/peer-tests/vcdimager"
+        )
+        .into()
+    }));
     assert!(
         dir.join("avseq00.m1p").is_file(),
         "vcdimager peer test data not found in {} (set VCD_PEER_TESTS to the folder holding avseq00.m1p)",
