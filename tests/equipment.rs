@@ -407,3 +407,119 @@ fn host_pc_counts_while_running() {
     let rows = intervals(&store, "pc");
     assert!(rows[0].end_at.is_some());
 }
+
+// ---------------------------------------------------------------- crash safety, clock
+
+#[test]
+#[ignore = "run by kill9_loses_nothing as a child process"]
+fn kill9_child() {
+    let (Ok(db), Ok(port)) = (std::env::var("XZ_KILL9_DB"), std::env::var("XZ_KILL9_PORT")) else {
+        return;
+    };
+    let store = xingzhan::store::Store::open(std::path::Path::new(&db)).unwrap();
+    let _h = equipment::spawn(
+        &config(vec![serial_dev("p", "epson_escvp21", &port)]),
+        store,
+        sys(),
+    )
+    .unwrap();
+    loop {
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+#[test]
+fn kill9_loses_nothing() {
+    let fake = FakeDevice::pair(on_query(b"PWR?\r", |n, _| {
+        if n < 3 {
+            vec![w(b"PWR=00\r:")]
+        } else {
+            vec![w(b"PWR=01\r:")]
+        }
+    }));
+    let (dir, store) = store();
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--ignored", "--exact", "kill9_child", "--nocapture"])
+        .env("XZ_KILL9_DB", dir.path().join("db.sqlite3"))
+        .env("XZ_KILL9_PORT", &fake.path)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait for standby (closed) then on (open, last_seen moved past its start).
+    let before = wait_for(
+        "an open 'on' interval touched after it opened",
+        || {
+            let rows = intervals(&store, "p");
+            let ok = rows.len() == 2
+                && rows[0].state == State::Standby
+                && rows[0].end_at.is_some()
+                && rows[1].state == State::On
+                && rows[1].end_at.is_none()
+                && rows[1].last_seen > rows[1].start_at;
+            ok.then_some(rows)
+        },
+        || show(&store, "p"),
+    );
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let last_seen = intervals(&store, "p")[1].last_seen;
+    assert!(last_seen >= before[1].last_seen);
+    // Restart: the open interval is closed at its last-seen time.
+    let h = equipment::spawn(&config(vec![]), store.clone(), sys()).unwrap();
+    h.shutdown();
+    let after = intervals(&store, "p");
+    assert_eq!(after.len(), 2);
+    assert_eq!(after[0], before[0], "closed interval unchanged");
+    assert_eq!(after[1].state, State::On);
+    assert_eq!(after[1].end_at, Some(last_seen));
+    assert_eq!(after[1].closed_by.as_deref(), Some("restart"));
+}
+
+#[test]
+fn clock_jumping_backwards_flags_rows_and_reports_count_them() {
+    use equipment::recorder::Recorder;
+    use equipment::{Event, report};
+    let (_d, store) = store();
+    let start: chrono::DateTime<chrono::Utc> = "2026-09-07T00:00:00Z".parse().unwrap(); // 08:00 +08:00
+    let clock = Arc::new(SimClock::new(start));
+    let floor = "2026-01-01T00:00:00Z".parse().unwrap();
+    let mut rec =
+        Recorder::with_floor(store.clone(), clock.clone(), Default::default(), floor).unwrap();
+    let ev = |s: State| Event::State {
+        device: "p".into(),
+        state: s,
+        detail: String::new(),
+    };
+    rec.handle(&ev(State::On)).unwrap();
+    clock.advance(Duration::from_secs(40 * 60));
+    rec.handle(&ev(State::Standby)).unwrap();
+    // Someone sets the date back by a day (dead CMOS battery, manual fix gone wrong).
+    clock.set_wall(start - chrono::Duration::days(1));
+    clock.advance(Duration::from_secs(60));
+    rec.handle(&ev(State::On)).unwrap();
+    rec.close_all().unwrap();
+    let rows = intervals(&store, "p");
+    assert_eq!(rows.len(), 3, "{}", show(&store, "p"));
+    let on_first = rows.iter().find(|r| r.start_at == start).unwrap();
+    assert!(on_first.clock_trusted, "before the jump");
+    assert_eq!(
+        rows.iter().filter(|r| !r.clock_trusted).count(),
+        2,
+        "{rows:?}"
+    );
+    let cfg = config(vec![serial_dev("p", "epson_escvp21", "/dev/null")]);
+    let off = chrono::FixedOffset::east_opt(8 * 3600).unwrap();
+    let day = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+    let r = report::utilization(&store, &cfg, off, day("2026-09-05"), day("2026-09-08")).unwrap();
+    assert_eq!(r.untrusted_intervals, 2);
+    assert_eq!(r.devices[0].untrusted_intervals, 2);
+    // The trusted 40 minutes of period 1 on 2026-09-07 still count as in use.
+    assert!(r.devices[0].counts.in_use >= 1, "{:?}", r.devices[0]);
+
+    // A clock before the floor is untrusted from the start.
+    let (_d2, store2) = equipment_util::store();
+    let old = Arc::new(SimClock::new("2001-01-01T00:00:00Z".parse().unwrap()));
+    let mut rec = Recorder::with_floor(store2.clone(), old, Default::default(), floor).unwrap();
+    rec.handle(&ev(State::On)).unwrap();
+    assert!(!intervals(&store2, "p")[0].clock_trusted);
+}

@@ -40,10 +40,12 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    /// A recorder whose clock trust is seeded with the newest recorded time.
+    /// A recorder whose clock trust is seeded with the newest recorded time,
+    /// with the default clock floor of `[station]` (the spawn signature does not
+    /// carry the station section).
     pub fn new(store: Store, clock: Arc<dyn Clock>, live: Live) -> Result<Recorder, StoreError> {
-        let floor = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
-            .map(|d| d.with_timezone(&Utc))
+        let floor = crate::config::StationConfig::default()
+            .floor()
             .unwrap_or_default();
         Recorder::with_floor(store, clock, live, floor)
     }
