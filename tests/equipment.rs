@@ -523,3 +523,382 @@ fn clock_jumping_backwards_flags_rows_and_reports_count_them() {
     rec.handle(&ev(State::On)).unwrap();
     assert!(!intervals(&store2, "p")[0].clock_trusted);
 }
+
+// ---------------------------------------------------------------- HTTP API and pages
+
+fn t(s: &str) -> chrono::DateTime<chrono::Utc> {
+    s.parse().unwrap()
+}
+
+/// A school with rooms r1 (projector p) and r2 (projector q, never read), a
+/// Monday 2026-09-07 on which p was on 08:00-08:30 local and then standby, and
+/// catalog items 1 (course) and 2 (training).
+fn school() -> (tempfile::TempDir, xingzhan::store::Store, Server) {
+    let (dir, store) = store();
+    let mut q = serial_dev("q", "hitachi", "/dev/null");
+    q.room = "r2".into();
+    let cfg = xingzhan::config::Config {
+        equipment: config(vec![serial_dev("p", "epson_escvp21", "/dev/null"), q]),
+        ..Default::default()
+    };
+    let id = store
+        .equip_change("p", None, State::On, "", t("2026-09-07T00:00:00Z"), true)
+        .unwrap();
+    let id = store
+        .equip_change(
+            "p",
+            Some(id),
+            State::Standby,
+            "",
+            t("2026-09-07T00:30:00Z"),
+            true,
+        )
+        .unwrap();
+    store
+        .equip_close(id, t("2026-09-07T09:00:00Z"), true, "shutdown")
+        .unwrap();
+    add_item(
+        &store,
+        1,
+        "四年级数学 第1课",
+        "course",
+        "2026-09-06T10:00:00+00:00",
+    );
+    add_item(
+        &store,
+        2,
+        "班主任培训",
+        "training",
+        "2026-09-06T11:00:00+00:00",
+    );
+    let clock = Arc::new(SimClock::new(t("2026-09-07T10:00:00Z")));
+    let server = Server::start(xingzhan::web::AppState {
+        store: store.clone(),
+        config: Arc::new(cfg),
+        clock,
+    });
+    (dir, store, server)
+}
+
+fn lesson(room: &str, period: &str, teacher: &str, items: &[i64]) -> serde_json::Value {
+    serde_json::json!({
+        "room": room, "date": "2026-09-07", "period": period,
+        "teacher": teacher, "class": "四(1)班", "subject": "数学", "items": items,
+    })
+}
+
+#[test]
+fn lessons_api_validates_and_handles_overlaps() {
+    let (_d, _store, s) = school();
+    let r = s.post_json("/api/v1/lessons", lesson("r1", "第3节", "王老师", &[1]));
+    assert_eq!(r.status, 201, "{}", r.text());
+    let id = r.json()["id"].as_i64().unwrap();
+    // A double click records nothing new.
+    let r = s.post_json("/api/v1/lessons", lesson("r1", "第3节", "王老师", &[1]));
+    assert_eq!((r.status, r.json()["id"].as_i64()), (200, Some(id)));
+    // Another teacher in the same room at an overlapping time is refused, naming the lesson.
+    let r = s.post_json(
+        "/api/v1/lessons",
+        serde_json::json!({"room": "r1", "start": "2026-09-07T10:20", "end": "2026-09-07T11:00", "teacher": "李老师"}),
+    );
+    assert_eq!(r.status, 409, "{}", r.text());
+    assert!(
+        r.text().contains(&format!("overlaps lesson {id}")),
+        "{}",
+        r.text()
+    );
+    // The same time in another room is fine.
+    let r = s.post_json("/api/v1/lessons", lesson("r2", "第3节", "李老师", &[]));
+    assert_eq!(r.status, 201, "{}", r.text());
+    // Adjacent, not overlapping.
+    let r = s.post_json(
+        "/api/v1/lessons",
+        serde_json::json!({"room": "r1", "start": "2026-09-07T10:40:00+08:00", "end": "2026-09-07T10:50:00+08:00"}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let r = s.post_json("/api/v1/lessons", lesson("attic", "第3节", "x", &[]));
+    assert_eq!(r.status, 422);
+    assert!(
+        r.text().contains("unknown room \\\"attic\\\"") && r.text().contains("r1, r2"),
+        "{}",
+        r.text()
+    );
+    let r = s.post_json("/api/v1/lessons", lesson("r1", "第4节", "x", &[1, 99]));
+    assert_eq!(r.status, 422);
+    assert!(
+        r.text().contains("unknown catalog item(s): 99"),
+        "{}",
+        r.text()
+    );
+    let r = s.post_json("/api/v1/lessons", lesson("r1", "第9节", "x", &[]));
+    assert_eq!(r.status, 422);
+    assert!(r.text().contains("第9节"), "{}", r.text());
+    let r = s.post_json(
+        "/api/v1/lessons",
+        serde_json::json!({"room": "r1", "teacher": "x"}),
+    );
+    assert_eq!(r.status, 422);
+    let r = s.post_json(
+        "/api/v1/lessons",
+        serde_json::json!({"room": "r1", "colour": "x"}),
+    );
+    assert_eq!(r.status, 422, "unknown fields are refused: {}", r.text());
+
+    let r = s.get(&format!(
+        "/api/v1/lessons?date=2026-09-07&period={}&room=r1",
+        enc("第3节")
+    ));
+    let v = r.json();
+    let ls = v["lessons"].as_array().unwrap();
+    assert_eq!(ls.len(), 1, "{v}");
+    assert_eq!(ls[0]["start"], "2026-09-07T10:00:00+08:00");
+    assert_eq!(ls[0]["items"], serde_json::json!([1]));
+    assert_eq!(ls[0]["clock_trusted"], true);
+    let r = s.get(&format!(
+        "/api/v1/lessons?from=2026-09-07&to=2026-09-07&teacher={}",
+        enc("李老师")
+    ));
+    assert_eq!(r.json()["lessons"].as_array().unwrap().len(), 1);
+    let r = s.get("/api/v1/lessons?from=2026-09-07&to=2026-09-07");
+    assert_eq!(r.json()["lessons"].as_array().unwrap().len(), 3);
+    let r = s.get("/api/v1/lessons?from=yesterday");
+    assert_eq!(r.status, 400);
+}
+
+#[test]
+fn reports_by_hand_computed_example() {
+    let (_d, _store, s) = school();
+    assert_eq!(
+        s.post_json("/api/v1/lessons", lesson("r1", "第3节", "王老师", &[1]))
+            .status,
+        201
+    );
+    let r = s.get("/api/v1/reports/utilization?from=2026-09-07&to=2026-09-07");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    let p = &v["devices"][0];
+    assert_eq!(p["id"], "p");
+    // Period 1: on 30 of 40 min; period 3: lesson; periods 2, 4-7: standby.
+    assert_eq!(p["timetabled"], 7);
+    assert_eq!(p["in_use"], 2);
+    assert_eq!(p["unused"], 5);
+    assert_eq!(p["no_data"], 0);
+    assert!((p["utilization"].as_f64().unwrap() - 2.0 / 7.0).abs() < 1e-9);
+    assert_eq!(p["coverage"], 1.0);
+    assert_eq!(p["on_hours"], 0.5);
+    assert_eq!(p["on_hours_outside"], 0.0);
+    assert_eq!(p["meets_target"], false);
+    // q was never read: all periods are missing coverage, none counted unused.
+    let q = &v["devices"][1];
+    assert_eq!(
+        (q["no_data"].as_i64(), q["unused"].as_i64()),
+        (Some(7), Some(0))
+    );
+    assert!(q["utilization"].is_null());
+    assert_eq!(q["coverage"], 0.0);
+    assert_eq!(v["rooms"][0]["in_use"], 2);
+    assert_eq!(v["untrusted_intervals"], 0);
+    assert_eq!(v["target"], 0.95);
+    // A holiday removes the day from the timetable.
+    let r = s.req(
+        "PUT",
+        "/api/v1/calendar",
+        "text/csv",
+        "kind,start,end,note\nholiday,2026-09-07,2026-09-07,test\n".as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = s
+        .get("/api/v1/reports/utilization?from=2026-09-07&to=2026-09-07")
+        .json();
+    assert_eq!(v["devices"][0]["timetabled"], 0);
+    assert_eq!(v["devices"][0]["on_hours_outside"], 0.5);
+    let r = s.req(
+        "PUT",
+        "/api/v1/calendar",
+        "text/csv",
+        b"term,2026-09-01,2027-01-20\nterm,2026-09-01\n",
+    );
+    assert_eq!(r.status, 422);
+    assert!(r.text().contains("line 2"), "{}", r.text());
+
+    // Rates: no plan yet -> counts only.
+    let v = s
+        .get("/api/v1/reports/rates?from=2026-09-01&to=2026-09-30")
+        .json();
+    assert_eq!(v["plan_loaded"], false);
+    let course = &v["categories"][0];
+    assert_eq!(
+        (course["received"].as_i64(), course["applied"].as_i64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(course["application_rate"], 1.0);
+    assert!(course["reception_rate"].is_null());
+    assert_eq!(v["categories"][1]["application_rate"], 0.0);
+    assert_eq!(v["categories"][1]["application_meets_target"], false);
+    let plan = "date,category,title\n2026-09-06,course,四年级数学 第1课\n2026-09-06,课程资源,四年级数学 第2课\n2026-09-06,training,班主任培训\n";
+    assert_eq!(
+        s.req("PUT", "/api/v1/plan", "text/csv", plan.as_bytes())
+            .status,
+        200
+    );
+    let v = s
+        .get("/api/v1/reports/rates?from=2026-09-01&to=2026-09-30")
+        .json();
+    assert_eq!(v["categories"][0]["reception_rate"], 0.5);
+    assert_eq!(v["categories"][0]["reception_meets_target"], true);
+    assert_eq!(v["categories"][1]["reception_rate"], 1.0);
+    let r = s.req(
+        "PUT",
+        "/api/v1/plan",
+        "text/csv",
+        b"2026-09-06,course,a\n2026-09-06,music,b\n",
+    );
+    assert_eq!(r.status, 422);
+    assert!(
+        r.text().contains("line 2") && r.text().contains("music"),
+        "{}",
+        r.text()
+    );
+}
+
+#[test]
+fn equipment_and_states_api() {
+    let (_d, _store, s) = school();
+    let v = s.get("/api/v1/equipment").json();
+    assert_eq!(v["devices"][0]["state"], "standby");
+    assert_eq!(v["devices"][0]["last_seen"], "2026-09-07T17:00:00+08:00");
+    assert!(v["devices"][1]["state"].is_null());
+    let v = s
+        .get("/api/v1/equipment/p/states?from=2026-09-07&to=2026-09-07")
+        .json();
+    let st = v["states"].as_array().unwrap();
+    assert_eq!(st.len(), 2);
+    assert_eq!(st[0]["state"], "on");
+    assert_eq!(st[0]["start"], "2026-09-07T08:00:00+08:00");
+    assert_eq!(st[0]["end"], "2026-09-07T08:30:00+08:00");
+    assert_eq!(s.get("/api/v1/equipment/nope/states").status, 404);
+}
+
+#[test]
+fn exports_csv_json_xlsx_with_cursor() {
+    let (_d, store, s) = school();
+    // More rows than one export page, to exercise paging and the cursor.
+    let mut id = None;
+    let mut at = t("2026-09-08T00:00:00Z");
+    for i in 0..6_000 {
+        let st = if i % 2 == 0 {
+            State::On
+        } else {
+            State::Standby
+        };
+        id = Some(store.equip_change("p", id, st, "", at, true).unwrap());
+        at += chrono::Duration::seconds(30);
+    }
+    let r = s.get("/api/v1/export/usage?from=2026-09-07&to=2026-09-15&format=csv");
+    assert_eq!(r.status, 200);
+    assert!(r.header("content-type").unwrap().starts_with("text/csv"));
+    let text = r.text();
+    assert!(text.starts_with('\u{feff}'), "UTF-8 BOM");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0].trim_start_matches('\u{feff}'),
+        "id,device,state,start,end,seconds,open,clock_trusted,closed_by,detail"
+    );
+    assert_eq!(lines.len(), 1 + 2 + 6_000);
+    assert!(
+        lines[1].contains(
+            ",p,on,2026-09-07T08:00:00+08:00,2026-09-07T08:30:00+08:00,1800,false,true,change,"
+        ),
+        "{}",
+        lines[1]
+    );
+    // Cursor: rows after id 2.
+    let r = s.get("/api/v1/export/usage?from=2026-09-07&to=2026-09-08&after=2&limit=3&format=json");
+    let v = r.json();
+    let rows = v["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows[0]["id"], 3);
+    assert_eq!(v["next_after"], 5);
+    assert_eq!(rows[0]["start"], "2026-09-08T08:00:00+08:00");
+    // Lessons and receptions.
+    assert_eq!(
+        s.post_json("/api/v1/lessons", lesson("r1", "第3节", "王老师", &[1, 2]))
+            .status,
+        201
+    );
+    let t2 = s
+        .get("/api/v1/export/lessons?from=2026-09-07&to=2026-09-07")
+        .text();
+    assert!(
+        t2.contains("2026-09-07T10:00:00+08:00") && t2.contains("1 2"),
+        "{t2}"
+    );
+    let t3 = s
+        .get("/api/v1/export/receptions?from=2026-09-06&to=2026-09-06")
+        .text();
+    assert!(
+        t3.contains("2026-09-06T18:00:00+08:00") && t3.contains("班主任培训"),
+        "{t3}"
+    );
+    let t4 = s.get("/api/v1/export/equipment?format=json").json();
+    assert_eq!(t4["rows"][1]["device"], "q");
+    // xlsx: a real workbook with a header naming the zone.
+    let r = s.get("/api/v1/export/usage?from=2026-09-07&to=2026-09-07&format=xlsx");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("x-next-after"), Some("2"));
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(r.body)).unwrap();
+    let mut sheet = String::new();
+    std::io::Read::read_to_string(
+        &mut zip.by_name("xl/worksheets/sheet1.xml").unwrap(),
+        &mut sheet,
+    )
+    .unwrap();
+    // Constant-memory sheets write strings inline.
+    assert!(sheet.contains("start (UTC+08:00)"), "{sheet}");
+    assert!(sheet.contains("t=\"b\""), "typed boolean cells: {sheet}");
+    assert_eq!(s.get("/api/v1/export/nothing").status, 404);
+    assert_eq!(s.get("/api/v1/export/usage?format=pdf").status, 400);
+}
+
+#[test]
+fn pages_in_chinese() {
+    let (_d, _store, s) = school();
+    let r = s.get("/equipment?date=2026-09-07");
+    assert_eq!(r.status, 200);
+    let html = r.text();
+    assert!(
+        html.contains("lang=\"zh-CN\"") && html.contains("第1节") && html.contains("登记"),
+        "{html}"
+    );
+    assert!(html.contains("待机/关机"), "device state shown: {html}");
+    let form = format!(
+        "room=r1&date=2026-09-07&period={}&teacher={}&class=&subject=&items=1",
+        enc("第2节"),
+        enc("赵老师")
+    );
+    let r = s.req(
+        "POST",
+        "/equipment/lessons",
+        "application/x-www-form-urlencoded",
+        form.as_bytes(),
+    );
+    assert_eq!(r.status, 303, "{}", r.text());
+    let loc = r.header("location").unwrap().to_string();
+    let html = s.get(&loc).text();
+    assert!(html.contains("已登记") && html.contains("赵老师"), "{html}");
+    let r = s.req(
+        "POST",
+        "/equipment/lessons",
+        "application/x-www-form-urlencoded",
+        form.replace("items=1", "items=abc").as_bytes(),
+    );
+    let html = s.get(r.header("location").unwrap()).text();
+    assert!(html.contains("资源编号应为数字"), "{html}");
+    let html = s
+        .get("/equipment/report?from=2026-09-07&to=2026-09-07")
+        .text();
+    assert!(
+        html.contains("<svg") && html.contains("目标 95%") && html.contains("接收率"),
+        "{html}"
+    );
+}

@@ -3,6 +3,8 @@
 //! `app(state)` is a pure function returning the router; the listener and the
 //! shutdown future are injected by the caller, so tests serve on port 0.
 
+pub mod equipment;
+
 use std::sync::Arc;
 
 use axum::Router;
@@ -21,5 +23,5 @@ pub struct AppState {
 
 /// The whole router.
 pub fn app(state: AppState) -> Router {
-    Router::new().with_state(state)
+    Router::new().merge(equipment::routes()).with_state(state)
 }

@@ -392,3 +392,125 @@ impl Drop for FakePjlink {
         }
     }
 }
+
+/// The real HTTP server on 127.0.0.1:0 with its own runtime.
+pub struct Server {
+    pub addr: std::net::SocketAddr,
+    _rt: tokio::runtime::Runtime,
+}
+
+impl Server {
+    pub fn start(state: xingzhan::web::AppState) -> Server {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let addr = listener.local_addr().unwrap();
+        rt.spawn(async move {
+            axum::serve(listener, xingzhan::web::app(state))
+                .await
+                .unwrap();
+        });
+        Server { addr, _rt: rt }
+    }
+
+    /// One HTTP/1.0 request (so the body ends at EOF, never chunked).
+    pub fn req(&self, method: &str, path: &str, ctype: &str, body: &[u8]) -> Resp {
+        let mut s = std::net::TcpStream::connect(self.addr).unwrap();
+        let head = format!(
+            "{method} {path} HTTP/1.0\r\nHost: x\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        s.write_all(head.as_bytes()).unwrap();
+        s.write_all(body).unwrap();
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).unwrap();
+        let split = raw
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("headers");
+        let head = String::from_utf8_lossy(&raw[..split]).to_string();
+        let mut lines = head.lines();
+        let status: u16 = lines
+            .next()
+            .unwrap()
+            .split(' ')
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap();
+        let headers = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+            .collect();
+        Resp {
+            status,
+            headers,
+            body: raw[split + 4..].to_vec(),
+        }
+    }
+    pub fn get(&self, path: &str) -> Resp {
+        self.req("GET", path, "text/plain", b"")
+    }
+    pub fn post_json(&self, path: &str, v: serde_json::Value) -> Resp {
+        self.req("POST", path, "application/json", v.to_string().as_bytes())
+    }
+}
+
+/// An HTTP response.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Resp {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).to_string()
+    }
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Percent-encodes a query value.
+pub fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Adds a catalog item (and its reception) directly.
+pub fn add_item(store: &Store, id: i64, title: &str, category: &str, received: &str) {
+    store
+        .write(|c| {
+            c.execute(
+                "INSERT INTO items (id, blake3, size, title, path, path_display, category, kind, state,
+                 first_received, last_received, receptions)
+                 VALUES (?1, ?2, 1, ?3, x'00', ?3, ?4, 'video', 'present', ?5, ?5, 1)",
+                rusqlite::params![id, format!("b{id}"), title, category, received],
+            )?;
+            c.execute(
+                "INSERT INTO receptions (item_id, received_at, clock_trusted, uptime_ms, path, path_display,
+                 size, mtime_ns, blake3) VALUES (?1, ?2, 1, 0, x'00', ?3, 1, ?1, ?4)",
+                rusqlite::params![id, received, title, format!("b{id}")],
+            )?;
+            Ok(())
+        })
+        .unwrap();
+}
