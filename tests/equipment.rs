@@ -405,7 +405,27 @@ fn host_pc_counts_while_running() {
     wait_seq(&store, "pc", &[State::On]);
     h.shutdown();
     let rows = intervals(&store, "pc");
+    assert_eq!(rows.len(), 1, "{}", show(&store, "pc"));
     assert!(rows[0].end_at.is_some());
+    // The interval starts at boot, before the daemon started.
+    let boot = chrono::Utc::now()
+        - chrono::Duration::from_std(equipment::dvb::host_uptime().unwrap()).unwrap();
+    assert!(
+        (rows[0].start_at - boot).num_seconds().abs() < 5,
+        "{:?} vs {boot}",
+        rows[0].start_at
+    );
+    // A second run does not go back before what is recorded.
+    let mut pc = DeviceConfig::new("pc", "r1", DeviceKind::Pc, Sense::Host);
+    pc.poll_ms = 50;
+    let h = equipment::spawn(&config(vec![pc]), store.clone(), sys()).unwrap();
+    h.shutdown();
+    let rows = intervals(&store, "pc");
+    assert!(
+        rows.windows(2)
+            .all(|w| w[1].start_at >= w[0].end_at.unwrap()),
+        "{rows:?}"
+    );
 }
 
 // ---------------------------------------------------------------- crash safety, clock

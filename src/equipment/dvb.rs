@@ -121,6 +121,13 @@ impl Sensor for DvbSensor {
     }
 }
 
+/// How long the host has been up (`/proc/uptime`).
+pub fn host_uptime() -> Option<std::time::Duration> {
+    let s = std::fs::read_to_string("/proc/uptime").ok()?;
+    let secs: f64 = s.split_whitespace().next()?.parse().ok()?;
+    Some(std::time::Duration::from_secs_f64(secs))
+}
+
 /// The host PC: on whenever the daemon runs.
 pub struct HostSensor;
 

@@ -104,6 +104,14 @@ pub enum Event {
         state: State,
         detail: String,
     },
+    /// A state known to have held since an earlier time (the host PC since
+    /// boot); the interval starts there, but never before what is recorded.
+    Since {
+        device: String,
+        state: State,
+        detail: String,
+        since: chrono::DateTime<chrono::Utc>,
+    },
     /// A lamp-hours reading.
     Lamp { device: String, hours: u64 },
 }
@@ -290,10 +298,21 @@ pub fn spawn(
                     serial::run_polled(&d2, &mut s, &tx2, &stop2)
                 })?
             }
-            Sense::Host => spawn_named(name, move || {
-                let mut s = dvb::HostSensor;
-                serial::run_polled(&d2, &mut s, &tx2, &stop2)
-            })?,
+            Sense::Host => {
+                if let Some(up) = dvb::host_uptime() {
+                    let since = clock.now() - chrono::Duration::from_std(up).unwrap_or_default();
+                    let _ = tx.send(Event::Since {
+                        device: d.id.clone(),
+                        state: State::On,
+                        detail: "host running".into(),
+                        since,
+                    });
+                }
+                spawn_named(name, move || {
+                    let mut s = dvb::HostSensor;
+                    serial::run_polled(&d2, &mut s, &tx2, &stop2)
+                })?
+            }
             Sense::None => continue,
         };
         pollers.push(h);

@@ -96,6 +96,29 @@ impl Recorder {
             Event::Lamp { device, hours } => {
                 self.store.equip_lamp(device, *hours, now, trusted)?;
             }
+            Event::Since {
+                device,
+                state,
+                detail,
+                since,
+            } => {
+                let after = self.store.equip_device_latest_time(device)?;
+                let start = after.map_or(*since, |a| a.max(*since)).min(now);
+                let prev = self.open.get(device).map(|o| o.id);
+                let id = self
+                    .store
+                    .equip_change(device, prev, *state, detail, start, trusted)?;
+                self.store.equip_touch(id, now, detail)?;
+                self.open.insert(
+                    device.clone(),
+                    Open {
+                        id,
+                        state: *state,
+                        detail: detail.clone(),
+                        touched: up,
+                    },
+                );
+            }
             Event::State {
                 device,
                 state,

@@ -223,6 +223,19 @@ impl Store {
         })
     }
 
+    /// The newest time recorded for one device.
+    pub fn equip_device_latest_time(&self, device: &str) -> Result<Option<DateTime<Utc>>> {
+        self.read(|c| {
+            let s: Option<String> = c.query_row(
+                "SELECT max(max(last_seen, coalesce(end_at, ''))) FROM equipment_intervals
+                 WHERE device_id = ?1",
+                [device],
+                |r| r.get(0),
+            )?;
+            Ok(s.as_deref().and_then(parse_ts))
+        })
+    }
+
     /// Closes `prev` (if any) and opens a new interval, in one transaction.
     pub fn equip_change(
         &self,
@@ -643,8 +656,9 @@ impl Store {
     pub fn equip_latest_states(&self) -> Result<Vec<LatestState>> {
         self.read(|c| {
             let mut stmt = c.prepare(
-                "SELECT device_id, state, detail, last_seen FROM equipment_intervals e
-                 WHERE id = (SELECT max(id) FROM equipment_intervals WHERE device_id = e.device_id)",
+                "SELECT e.device_id, e.state, e.detail, e.last_seen FROM equipment_intervals e
+                 JOIN (SELECT max(id) AS id FROM equipment_intervals GROUP BY device_id) m
+                   ON m.id = e.id",
             )?;
             let rows = stmt
                 .query_map([], |r| {
