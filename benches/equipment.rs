@@ -12,7 +12,6 @@
 //!   sqlite3 CLI exporting the same rows from the same database; and to xlsx.
 
 #[path = "../tests/equipment_util/mod.rs"]
-#[allow(dead_code)]
 mod equipment_util;
 
 use std::sync::Arc;

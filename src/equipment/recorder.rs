@@ -104,20 +104,8 @@ impl Recorder {
             } => {
                 let after = self.store.equip_device_latest_time(device)?;
                 let start = after.map_or(*since, |a| a.max(*since)).min(now);
-                let prev = self.open.get(device).map(|o| o.id);
-                let id = self
-                    .store
-                    .equip_change(device, prev, *state, detail, start, trusted)?;
+                let id = self.change(device, *state, detail, start, trusted, up)?;
                 self.store.equip_touch(id, now, detail)?;
-                self.open.insert(
-                    device.clone(),
-                    Open {
-                        id,
-                        state: *state,
-                        detail: detail.clone(),
-                        touched: up,
-                    },
-                );
             }
             Event::State {
                 device,
@@ -136,25 +124,39 @@ impl Recorder {
                             o.detail = detail.clone();
                         }
                     }
-                    prev => {
-                        let prev_id = prev.map(|o| o.id);
-                        let id = self
-                            .store
-                            .equip_change(device, prev_id, *state, detail, now, trusted)?;
-                        self.open.insert(
-                            device.clone(),
-                            Open {
-                                id,
-                                state: *state,
-                                detail: detail.clone(),
-                                touched: up,
-                            },
-                        );
+                    _ => {
+                        self.change(device, *state, detail, now, trusted, up)?;
                     }
                 }
             }
         }
         Ok(())
+    }
+
+    /// Closes the device's open interval and opens one in `state` at `at`.
+    fn change(
+        &mut self,
+        device: &str,
+        state: State,
+        detail: &str,
+        at: DateTime<Utc>,
+        trusted: bool,
+        up: Duration,
+    ) -> Result<i64, StoreError> {
+        let prev = self.open.get(device).map(|o| o.id);
+        let id = self
+            .store
+            .equip_change(device, prev, state, detail, at, trusted)?;
+        self.open.insert(
+            device.to_string(),
+            Open {
+                id,
+                state,
+                detail: detail.to_string(),
+                touched: up,
+            },
+        );
+        Ok(id)
     }
 
     /// Closes every open interval at the current time.
