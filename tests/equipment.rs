@@ -922,3 +922,38 @@ fn pages_in_chinese() {
         "{html}"
     );
 }
+
+#[test]
+fn timetable_csv_import_replaces_the_configured_periods() {
+    let (_d, _store, s) = school();
+    let r = s.req(
+        "PUT",
+        "/api/v1/timetable",
+        "text/csv",
+        "name,start,end,weekdays,rooms\n上午,08:00,08:40,1-5,\n下午,14:00,13:00,1-5,\n".as_bytes(),
+    );
+    assert_eq!(r.status, 422);
+    assert!(
+        r.text().contains("line 3") && r.text().contains("before it starts"),
+        "{}",
+        r.text()
+    );
+    let r = s.req(
+        "PUT",
+        "/api/v1/timetable",
+        "text/csv",
+        "name,start,end,weekdays,rooms\n上午,08:00,08:40,1-5,\n".as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = s
+        .get("/api/v1/reports/utilization?from=2026-09-07&to=2026-09-07")
+        .json();
+    assert_eq!(v["devices"][0]["timetabled"], 1);
+    assert_eq!(v["devices"][0]["in_use"], 1);
+    assert_eq!(v["devices"][0]["utilization"], 1.0);
+    // Lessons follow the imported periods.
+    let r = s.post_json("/api/v1/lessons", lesson("r1", "第1节", "王老师", &[]));
+    assert_eq!(r.status, 422, "{}", r.text());
+    let r = s.post_json("/api/v1/lessons", lesson("r1", "上午", "王老师", &[]));
+    assert_eq!(r.status, 201, "{}", r.text());
+}

@@ -21,6 +21,8 @@ use crate::store::{Store, StoreError};
 pub const DOC_CALENDAR: &str = "calendar";
 /// Name of the stored reception plan document.
 pub const DOC_PLAN: &str = "plan";
+/// Name of the stored timetable document (replaces `equipment.periods`).
+pub const DOC_TIMETABLE: &str = "timetable";
 
 /// Errors of the lesson log; the message is shown to the user.
 #[derive(Debug, thiserror::Error)]
@@ -40,8 +42,17 @@ pub enum LessonError {
 }
 
 /// Validates a document and stores it (the latest import wins).
-pub fn import_doc(store: &Store, name: &str, text: &str, source: &str) -> anyhow::Result<()> {
+pub fn import_doc(
+    store: &Store,
+    config: &EquipmentConfig,
+    name: &str,
+    text: &str,
+    source: &str,
+) -> anyhow::Result<()> {
     match name {
+        DOC_TIMETABLE => {
+            Timetable::parse_csv(text, source, &config.rooms)?;
+        }
         DOC_CALENDAR => {
             Calendar::parse_csv(text, source)?;
         }
@@ -59,6 +70,14 @@ pub fn calendar(store: &Store) -> anyhow::Result<Calendar> {
     Ok(match store.get_doc(DOC_CALENDAR)? {
         Some(t) => Calendar::parse_csv(&t, "stored calendar")?,
         None => Calendar::default(),
+    })
+}
+
+/// The timetable: the imported CSV if there is one, else `equipment.periods`.
+pub fn timetable(store: &Store, config: &EquipmentConfig) -> anyhow::Result<Timetable> {
+    Ok(match store.get_doc(DOC_TIMETABLE)? {
+        Some(t) => Timetable::parse_csv(&t, "stored timetable", &config.rooms)?,
+        None => Timetable::from_config(config)?,
     })
 }
 
@@ -113,6 +132,7 @@ pub fn parse_time(s: &str, offset: FixedOffset) -> Option<DateTime<Utc>> {
 pub fn resolve(
     req: &LessonRequest,
     config: &EquipmentConfig,
+    tt: &Timetable,
     offset: FixedOffset,
 ) -> Result<NewLesson, LessonError> {
     let rej = |s: String| LessonError::Rejected(s);
@@ -126,7 +146,6 @@ pub fn resolve(
     }
     let (start_at, end_at, period) = match (&req.date, &req.period, &req.start, &req.end) {
         (Some(date), Some(period), None, None) => {
-            let tt = Timetable::from_config(config).map_err(|e| rej(e.to_string()))?;
             let wd = date.weekday().number_from_monday() as u8;
             let p = tt
                 .periods_for(&req.room, wd)
@@ -192,7 +211,8 @@ pub fn record(
     floor: DateTime<Utc>,
     req: &LessonRequest,
 ) -> Result<(i64, bool), LessonError> {
-    let lesson = resolve(req, config, offset)?;
+    let tt = timetable(store, config).map_err(|e| LessonError::Rejected(format!("{e:#}")))?;
+    let lesson = resolve(req, config, &tt, offset)?;
     let missing = store.missing_items(&lesson.items)?;
     if !missing.is_empty() {
         return Err(LessonError::Rejected(format!(

@@ -262,7 +262,7 @@ pub fn spawn(
         if !path.as_os_str().is_empty() {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read {}", path.display()))?;
-            lessons::import_doc(&store, doc, &text, &path.display().to_string())?;
+            lessons::import_doc(&store, config, doc, &text, &path.display().to_string())?;
         }
     }
     let closed = store.equip_recover()?;

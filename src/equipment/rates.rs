@@ -16,7 +16,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
 use super::State;
-use super::timetable::{TimetableError, csv_date, csv_rows};
+use super::timetable::{TimetableError, csv_date, csv_error, data_rows};
 use crate::store::equipment::ItemFact;
 
 /// One announced resource.
@@ -33,15 +33,8 @@ pub const CATEGORIES: &[(&str, &str)] = &[("course", "课程资源"), ("training
 /// Parses a reception plan.
 pub fn parse_plan(text: &str, source: &str) -> Result<Vec<PlanRow>, TimetableError> {
     let mut out = Vec::new();
-    for (n, (line, f)) in csv_rows(text).into_iter().enumerate() {
-        if n == 0 && f[0].eq_ignore_ascii_case("date") {
-            continue;
-        }
-        let err = |message: String| TimetableError::Csv {
-            source_name: source.into(),
-            line,
-            message,
-        };
+    for (line, f) in data_rows(text, "date") {
+        let err = |message: String| csv_error(source, line, message);
         if f.len() < 3 || f[2].is_empty() {
             return Err(err("expected date,category,title".into()));
         }

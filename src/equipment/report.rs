@@ -10,7 +10,7 @@ use chrono::{DateTime, FixedOffset, NaiveDate, NaiveTime, Utc};
 use serde::Serialize;
 
 use super::rates::{self, CategoryRates};
-use super::timetable::{Timetable, slots, to_utc};
+use super::timetable::{slots, to_utc};
 use super::utilization::{self, Counts, Rule, Span, Timeline};
 use super::{EquipmentConfig, Sense, State, lessons};
 use crate::store::Store;
@@ -87,7 +87,7 @@ pub fn utilization(
     from: NaiveDate,
     to: NaiveDate,
 ) -> anyhow::Result<UtilizationReport> {
-    let tt = Timetable::from_config(config)?;
+    let tt = lessons::timetable(store, config)?;
     let cal = lessons::calendar(store)?;
     let (f, t) = bounds(from, to, offset);
     let rule = Rule {

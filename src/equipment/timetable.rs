@@ -10,6 +10,7 @@
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveTime, TimeZone, Utc};
 
 use super::EquipmentConfig;
+use super::config::{PeriodConfig, RoomConfig};
 
 /// Errors of the timetable or a CSV file; each names where.
 #[derive(Debug, thiserror::Error)]
@@ -44,41 +45,96 @@ pub struct Timetable {
     pub periods: Vec<Period>,
 }
 
+/// Checks one period against the known rooms.
+fn period(p: &PeriodConfig, rooms: &[RoomConfig]) -> Result<Period, String> {
+    let t = |s: &str| {
+        NaiveTime::parse_from_str(s, "%H:%M")
+            .map_err(|e| format!("time {s:?}: {e}; write it like \"08:00\""))
+    };
+    let (start, end) = (t(&p.start)?, t(&p.end)?);
+    if end <= start {
+        return Err(format!("ends ({}) before it starts ({})", p.end, p.start));
+    }
+    if let Some(w) = p.weekdays.iter().find(|w| !(1..=7).contains(*w)) {
+        return Err(format!("weekday {w} is not 1 (Monday) .. 7 (Sunday)"));
+    }
+    if let Some(r) = p.rooms.iter().find(|r| !rooms.iter().any(|x| &x.id == *r)) {
+        return Err(format!("room {r:?} is not one of equipment.rooms"));
+    }
+    Ok(Period {
+        name: p.name.clone(),
+        start,
+        end,
+        weekdays: p.weekdays.clone(),
+        rooms: p.rooms.clone(),
+    })
+}
+
+/// Parses weekdays written "1-5", "1 3 5" or "1;3;5".
+fn weekdays(s: &str) -> Option<Vec<u8>> {
+    if let Some((a, b)) = s.split_once('-') {
+        let (a, b): (u8, u8) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
+        return (a <= b).then(|| (a..=b).collect());
+    }
+    s.split([' ', ';', '/'])
+        .filter(|x| !x.is_empty())
+        .map(|x| x.parse().ok())
+        .collect()
+}
+
 impl Timetable {
     /// Parses `equipment.periods`.
     pub fn from_config(c: &EquipmentConfig) -> Result<Timetable, TimetableError> {
+        let periods = c
+            .periods
+            .iter()
+            .enumerate()
+            .map(|(index, p)| {
+                period(p, &c.rooms).map_err(|message| TimetableError::Period {
+                    index,
+                    name: p.name.clone(),
+                    message,
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Timetable { periods })
+    }
+
+    /// Parses a timetable CSV: `name,start,end,weekdays[,rooms]` with weekdays
+    /// like `1-5` or `1 3 5` and rooms separated by spaces (empty = all rooms).
+    pub fn parse_csv(
+        text: &str,
+        source: &str,
+        rooms: &[RoomConfig],
+    ) -> Result<Timetable, TimetableError> {
         let mut periods = Vec::new();
-        for (index, p) in c.periods.iter().enumerate() {
-            let err = |message: String| TimetableError::Period {
-                index,
-                name: p.name.clone(),
-                message,
-            };
-            let t = |s: &str| {
-                NaiveTime::parse_from_str(s, "%H:%M")
-                    .map_err(|e| err(format!("time {s:?}: {e}; write it like \"08:00\"")))
-            };
-            let (start, end) = (t(&p.start)?, t(&p.end)?);
-            if end <= start {
+        for (line, f) in data_rows(text, "name") {
+            let err = |message: String| csv_error(source, line, message);
+            if f.len() < 4 {
                 return Err(err(format!(
-                    "ends ({}) before it starts ({})",
-                    p.end, p.start
+                    "expected name,start,end,weekdays[,rooms], found {} field(s)",
+                    f.len()
                 )));
             }
-            if let Some(w) = p.weekdays.iter().find(|w| !(1..=7).contains(*w)) {
-                return Err(err(format!("weekday {w} is not 1 (Monday) .. 7 (Sunday)")));
-            }
-            for r in &p.rooms {
-                if !c.rooms.iter().any(|x| &x.id == r) {
-                    return Err(err(format!("room {r:?} is not one of equipment.rooms")));
-                }
-            }
-            periods.push(Period {
-                name: p.name.clone(),
-                start,
-                end,
-                weekdays: p.weekdays.clone(),
-                rooms: p.rooms.clone(),
+            let wd = weekdays(&f[3])
+                .ok_or_else(|| err(format!("weekdays {:?} is not like 1-5 or 1 3 5", f[3])))?;
+            let p = PeriodConfig {
+                name: f[0].clone(),
+                start: f[1].clone(),
+                end: f[2].clone(),
+                weekdays: wd,
+                rooms: f
+                    .get(4)
+                    .map(|r| r.split_whitespace().map(String::from).collect())
+                    .unwrap_or_default(),
+            };
+            periods.push(period(&p, rooms).map_err(err)?);
+        }
+        if periods.is_empty() {
+            return Err(TimetableError::Csv {
+                source_name: source.into(),
+                line: 1,
+                message: "no periods".into(),
             });
         }
         Ok(Timetable { periods })
@@ -153,6 +209,28 @@ pub fn csv_rows(text: &str) -> Vec<(usize, Vec<String>)> {
     out
 }
 
+/// The rows of a CSV file without its header line (recognised by its first
+/// column name `header`).
+pub fn data_rows(text: &str, header: &str) -> Vec<(usize, Vec<String>)> {
+    let mut rows = csv_rows(text);
+    if rows
+        .first()
+        .is_some_and(|r| r.1[0].eq_ignore_ascii_case(header))
+    {
+        rows.remove(0);
+    }
+    rows
+}
+
+/// An error naming a CSV source and line.
+pub fn csv_error(source: &str, line: usize, message: String) -> TimetableError {
+    TimetableError::Csv {
+        source_name: source.into(),
+        line,
+        message,
+    }
+}
+
 /// Parses a `YYYY-MM-DD` date for a CSV line.
 pub fn csv_date(
     s: &str,
@@ -171,15 +249,8 @@ impl Calendar {
     /// Parses calendar CSV; `source` names it in errors.
     pub fn parse_csv(text: &str, source: &str) -> Result<Calendar, TimetableError> {
         let mut rows = Vec::new();
-        for (n, (line, f)) in csv_rows(text).into_iter().enumerate() {
-            if n == 0 && f[0].eq_ignore_ascii_case("kind") {
-                continue;
-            }
-            let err = |message: String| TimetableError::Csv {
-                source_name: source.into(),
-                line,
-                message,
-            };
+        for (line, f) in data_rows(text, "kind") {
+            let err = |message: String| csv_error(source, line, message);
             if f.len() < 3 {
                 return Err(err(format!(
                     "expected kind,start,end[,note], found {} field(s)",
@@ -273,7 +344,6 @@ pub fn slots(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::equipment::config::{PeriodConfig, RoomConfig};
 
     fn cfg() -> EquipmentConfig {
         let mut c = EquipmentConfig {
@@ -348,6 +418,34 @@ mod tests {
         // Saturday and Sunday have no periods; the weekend is not counted.
         let s = slots(&tt, &cal, "a", d("2026-09-12"), d("2026-09-14"), off);
         assert!(s.is_empty());
+    }
+
+    #[test]
+    fn timetable_csv_and_its_errors() {
+        let rooms = cfg().rooms;
+        let tt = Timetable::parse_csv(
+            "name,start,end,weekdays,rooms\n早读,07:30,07:50,1-5,\n机房,09:00,10:30,1 3,lab\n",
+            "tt.csv",
+            &rooms,
+        )
+        .unwrap();
+        assert_eq!(tt.periods_for("a", 1).len(), 1);
+        assert_eq!(tt.periods_for("lab", 3)[0].name, "机房");
+        for (text, want) in [
+            (
+                "早读,07:30,07:50,1-5\n第1节,08:00,7:40,1-5\n",
+                "tt.csv line 2",
+            ),
+            ("早读,07:30,07:50,mon\n", "weekdays"),
+            ("早读,07:30,07:50,1-5,attic\n", "attic"),
+            ("早读,07:30\n", "line 1"),
+            ("早读,07:30,07:50,1-9\n", "weekday 8"),
+        ] {
+            let e = Timetable::parse_csv(text, "tt.csv", &rooms)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(want), "{text:?}: {e}");
+        }
     }
 
     #[test]

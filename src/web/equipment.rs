@@ -21,7 +21,7 @@ use super::AppState;
 use crate::equipment::export::{self, Dataset, Format};
 use crate::equipment::lessons::{self, LessonError, LessonRequest};
 use crate::equipment::report;
-use crate::equipment::timetable::{Timetable, to_utc};
+use crate::equipment::timetable::to_utc;
 use crate::equipment::{Sense, State as DevState};
 use crate::store::equipment::LessonFilter;
 
@@ -36,6 +36,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/export/{dataset}", get(export_dataset))
         .route("/api/v1/calendar", put(put_calendar))
         .route("/api/v1/plan", put(put_plan))
+        .route("/api/v1/timetable", put(put_timetable))
         .route("/equipment", get(today_page))
         .route("/equipment/lessons", post(form_lesson))
         .route("/equipment/report", get(report_page))
@@ -304,7 +305,8 @@ async fn get_lessons(
     let (from, to) = if let Some(date) = q.date {
         if let Some(p) = &q.period {
             let room = q.room.clone().unwrap_or_default();
-            let tt = Timetable::from_config(&st.config.equipment).map_err(ApiError::internal)?;
+            let cfg = st.config.clone();
+            let tt = blocking(&st, move |s| lessons::timetable(s, &cfg.equipment)).await?;
             let wd = chrono::Datelike::weekday(&date).number_from_monday() as u8;
             let per = tt
                 .periods_for(&room, wd)
@@ -526,8 +528,15 @@ async fn import(
         )
     })?;
     let store = st.store.clone();
+    let cfg = st.config.clone();
     let res = tokio::task::spawn_blocking(move || {
-        lessons::import_doc(&store, name, &text, &format!("uploaded {name} CSV"))
+        lessons::import_doc(
+            &store,
+            &cfg.equipment,
+            name,
+            &text,
+            &format!("uploaded {name} CSV"),
+        )
     })
     .await
     .map_err(ApiError::internal)?;
@@ -540,6 +549,13 @@ async fn put_calendar(
     body: Bytes,
 ) -> ApiResult<Json<serde_json::Value>> {
     import(&st, lessons::DOC_CALENDAR, body).await
+}
+
+async fn put_timetable(
+    State(st): State<AppState>,
+    body: Bytes,
+) -> ApiResult<Json<serde_json::Value>> {
+    import(&st, lessons::DOC_TIMETABLE, body).await
 }
 
 async fn put_plan(State(st): State<AppState>, body: Bytes) -> ApiResult<Json<serde_json::Value>> {
@@ -590,7 +606,8 @@ async fn today_page(
         to_utc(day, chrono::NaiveTime::MIN, off),
         to_utc(day + Duration::days(1), chrono::NaiveTime::MIN, off),
     );
-    let (latest, day_lessons, cal) = blocking(&st, move |s| {
+    let cfg = st.config.clone();
+    let (latest, day_lessons, cal, tt) = blocking(&st, move |s| {
         Ok((
             s.equip_latest_states()?,
             s.lessons(&LessonFilter {
@@ -599,11 +616,11 @@ async fn today_page(
                 ..Default::default()
             })?,
             lessons::calendar(s)?,
+            lessons::timetable(s, &cfg.equipment)?,
         ))
     })
     .await?;
     let eq = &st.config.equipment;
-    let tt = Timetable::from_config(eq).map_err(ApiError::internal)?;
     let wd = cal.school_day(day);
     let mut b = String::new();
     if let Some(m) = &q.msg {
