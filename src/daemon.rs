@@ -115,6 +115,13 @@ async fn serve_async(config: Config, state: AppState) -> anyhow::Result<()> {
         state.jobs.clone(),
     )?;
 
+    // The equipment log: serial/PJLink pollers and their recorder.
+    let equipment =
+        crate::equipment::spawn(&config.equipment, state.store.clone(), state.clock.clone())
+            .context(
+                "cannot start the equipment log (see the [equipment] section of the config)",
+            )?;
+
     // The disk guard.
     let guard = {
         let st = state.clone();
@@ -174,6 +181,7 @@ async fn serve_async(config: Config, state: AppState) -> anyhow::Result<()> {
         let _ = inbox_thread.join();
         let _ = prober.join();
         let _ = jobs_thread.join();
+        equipment.shutdown();
     })
     .await;
     tracing::info!("stopped");

@@ -10,6 +10,7 @@
 //! [`Store::run_blocking`].
 
 pub mod catalog;
+pub mod equipment;
 pub mod outreach;
 pub mod schema;
 

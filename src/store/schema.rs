@@ -137,6 +137,66 @@ CREATE TABLE disc_register (
 );
 "#,
     },
+    Migration {
+        version: 3,
+        description: "equipment: state intervals, lamp hours, lessons, calendar and plan documents",
+        sql: r#"
+CREATE TABLE equipment_intervals (
+    id              INTEGER PRIMARY KEY,
+    device_id       TEXT NOT NULL,
+    state           TEXT NOT NULL CHECK (state IN ('on', 'warming', 'cooling', 'standby', 'error', 'unknown')),
+    detail          TEXT NOT NULL DEFAULT '',
+    start_at        TEXT NOT NULL,
+    end_at          TEXT,
+    last_seen       TEXT NOT NULL,
+    clock_trusted   INTEGER NOT NULL,
+    closed_by       TEXT CHECK (closed_by IN ('change', 'shutdown', 'restart'))
+);
+CREATE INDEX equipment_intervals_device ON equipment_intervals(device_id, start_at);
+CREATE INDEX equipment_intervals_start ON equipment_intervals(start_at);
+CREATE UNIQUE INDEX equipment_intervals_open ON equipment_intervals(device_id) WHERE end_at IS NULL;
+
+CREATE TABLE equipment_lamp (
+    device_id       TEXT NOT NULL,
+    day             TEXT NOT NULL,
+    hours           INTEGER NOT NULL,
+    at              TEXT NOT NULL,
+    clock_trusted   INTEGER NOT NULL,
+    PRIMARY KEY (device_id, day)
+);
+
+CREATE TABLE lessons (
+    id              INTEGER PRIMARY KEY,
+    room            TEXT NOT NULL,
+    period          TEXT,
+    start_at        TEXT NOT NULL,
+    end_at          TEXT NOT NULL,
+    teacher         TEXT NOT NULL DEFAULT '',
+    class           TEXT NOT NULL DEFAULT '',
+    subject         TEXT NOT NULL DEFAULT '',
+    note            TEXT NOT NULL DEFAULT '',
+    created_at      TEXT NOT NULL,
+    clock_trusted   INTEGER NOT NULL,
+    CHECK (end_at > start_at)
+);
+CREATE INDEX lessons_room ON lessons(room, start_at);
+CREATE INDEX lessons_start ON lessons(start_at);
+
+CREATE TABLE lesson_items (
+    lesson_id       INTEGER NOT NULL REFERENCES lessons(id) ON DELETE CASCADE,
+    item_id         INTEGER NOT NULL REFERENCES items(id),
+    PRIMARY KEY (lesson_id, item_id)
+);
+CREATE INDEX lesson_items_item ON lesson_items(item_id);
+
+CREATE TABLE equipment_documents (
+    name            TEXT PRIMARY KEY,
+    text            TEXT NOT NULL,
+    source          TEXT NOT NULL,
+    imported_at     TEXT NOT NULL
+);
+"#,
+    },
 ];
 
 /// The schema version this binary writes.

@@ -10,6 +10,8 @@ pub mod error;
 pub mod outreach;
 pub mod pages;
 
+pub mod equipment;
+
 use std::sync::Arc;
 
 use axum::Router;
@@ -56,6 +58,7 @@ pub fn app(state: AppState) -> Router {
         .merge(api::routes())
         .merge(pages::routes())
         .merge(outreach::routes())
+        .merge(equipment::routes())
         .layer(axum::extract::DefaultBodyLimit::max(1 << 20))
         .with_state(state)
 }
