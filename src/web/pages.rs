@@ -69,7 +69,7 @@ fn page(title: &str, body: &str) -> Html<String> {
         "<!DOCTYPE html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{t} - 星站</title>\
 <style>{CSS}</style></head><body><header><b>星站</b> &nbsp; <a href=\"/\">首页</a><a href=\"/items\">资源目录</a>\
-<a href=\"/items?kept=true\">校本资源库</a><a href=\"/disk\">磁盘</a></header><main><h2>{t}</h2>{body}</main></body></html>",
+<a href=\"/items?kept=true\">校本资源库</a><a href=\"/equipment\">设备使用</a><a href=\"/vcd\">农业光盘</a><a href=\"/disk\">磁盘</a></header><main><h2>{t}</h2>{body}</main></body></html>",
         t = esc(title)
     ))
 }
