@@ -30,7 +30,7 @@ use crate::clock::Stamper;
 use crate::config::Config;
 use crate::paths;
 use crate::store::Store;
-use crate::store::catalog::{Arrival, Recorded, file_state};
+use crate::store::catalog::{Arrival, FileState, Recorded, file_state};
 use settle::{Observation, Tracker};
 
 /// Messages into the inbox loop.
@@ -91,6 +91,10 @@ pub struct Inbox {
     probe_tx: Option<Sender<i64>>,
     /// Notes of files that failed verification, shown when they become broken.
     notes: HashMap<PathBuf, String>,
+    /// Newly tracked files whose "receiving" row is not written yet (written in
+    /// one batch after the settled files are done, so files that complete at
+    /// once never get one).
+    new_rows: Vec<PathBuf>,
     pub summary: Summary,
 }
 
@@ -114,6 +118,7 @@ impl Inbox {
             ),
             probe_tx: None,
             notes: HashMap::new(),
+            new_rows: Vec::new(),
             summary: Summary::default(),
         })
     }
@@ -302,7 +307,7 @@ impl Inbox {
         let new = !self.tracker.contains(p);
         self.tracker.observe(p, obs, self.now(), mtime_age(&meta));
         if new && known.is_none_or(|(_, _, st)| st != file_state::RECEIVING) {
-            self.set_state(p, obs, file_state::RECEIVING, None);
+            self.new_rows.push(p.to_path_buf());
         }
     }
 
@@ -365,11 +370,41 @@ impl Inbox {
         }
     }
 
-    /// Verifies and records every settled file; reports overdue ones as broken.
+    /// Verifies and records every settled file (in batches, one transaction
+    /// each); writes "receiving" rows for new files still waiting; reports
+    /// overdue ones as broken.
     pub fn process_due(&mut self) {
+        const BATCH: usize = 256;
         let now = self.now();
+        let mut batch = Vec::new();
         for p in self.tracker.settled(now) {
-            self.complete(&p);
+            if let Some(arrival) = self.verify(&p) {
+                batch.push(arrival);
+                if batch.len() >= BATCH {
+                    self.record(std::mem::take(&mut batch));
+                }
+            }
+        }
+        self.record(batch);
+        let rows: Vec<FileState> = std::mem::take(&mut self.new_rows)
+            .into_iter()
+            .filter_map(|p| {
+                let obs = self.tracker.observation(&p)?;
+                Some(FileState {
+                    path_display: paths::display(&p),
+                    path: paths::to_bytes(&p),
+                    size: obs.size,
+                    mtime_ns: obs.mtime_ns,
+                    state: file_state::RECEIVING.into(),
+                    note: None,
+                })
+            })
+            .collect();
+        if !rows.is_empty()
+            && let Err(e) = self.store.set_file_states(&rows, self.stamper.stamp().at)
+        {
+            tracing::error!(error = %e, "cannot record files still receiving");
+            self.summary.errors += 1;
         }
         for p in self.tracker.take_overdue(self.now()) {
             let Some(obs) = self.tracker.observation(&p) else {
@@ -390,6 +425,40 @@ impl Inbox {
         }
     }
 
+    /// Records verified arrivals in one transaction.
+    fn record(&mut self, batch: Vec<Arrival>) {
+        if batch.is_empty() {
+            return;
+        }
+        match self.store.record_arrivals(&batch) {
+            Ok(results) => {
+                for (a, rec) in batch.iter().zip(results) {
+                    let p = paths::from_bytes(&a.path);
+                    self.tracker.forget(&p);
+                    self.notes.remove(&p);
+                    match rec {
+                        Recorded::New(id) => {
+                            tracing::info!(path = %a.path_display, item = id, "received new item");
+                            self.summary.new += 1;
+                            if let Some(tx) = &self.probe_tx {
+                                let _ = tx.send(id);
+                            }
+                        }
+                        Recorded::Repeat(id) => {
+                            tracing::info!(path = %a.path_display, item = id, "received again (repeat broadcast)");
+                            self.summary.repeated += 1;
+                        }
+                        Recorded::Already(_) => self.summary.already += 1,
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::error!(files = batch.len(), error = %e, "cannot record receptions; will retry");
+                self.summary.errors += 1;
+            }
+        }
+    }
+
     fn fail(&mut self, p: &Path, obs: Observation, state: &str, note: String) {
         tracing::warn!(path = %paths::display(p), %note, "file not complete");
         self.tracker.failed(p);
@@ -397,17 +466,15 @@ impl Inbox {
         self.notes.insert(p.to_path_buf(), note);
     }
 
-    /// Tries to complete one settled file.
-    fn complete(&mut self, p: &Path) {
-        let Some(expected) = self.tracker.observation(p) else {
-            return;
-        };
+    /// Checks one settled file; returns its arrival when it is complete.
+    fn verify(&mut self, p: &Path) -> Option<Arrival> {
+        let expected = self.tracker.observation(p)?;
         let meta = match std::fs::symlink_metadata(p) {
             Ok(m) => m,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 self.tracker.forget(p);
                 self.vanished(p);
-                return;
+                return None;
             }
             Err(e) => {
                 self.fail(
@@ -416,17 +483,17 @@ impl Inbox {
                     file_state::RECEIVING,
                     format!("cannot stat: {e}"),
                 );
-                return;
+                return None;
             }
         };
         let obs = observation(&meta);
         if obs != expected {
             self.tracker.observe(p, obs, self.now(), Duration::ZERO);
-            return;
+            return None;
         }
         if obs.size == 0 {
             self.fail(p, obs, file_state::RECEIVING, "empty file (0 bytes)".into());
-            return;
+            return None;
         }
         let (digest, n) = match hash::hash_file(p) {
             Ok(h) => h,
@@ -443,7 +510,7 @@ impl Inbox {
                     format!("cannot read: {e}{hint}"),
                 );
                 self.summary.errors += 1;
-                return;
+                return None;
             }
         };
         let shown = paths::display(p);
@@ -456,19 +523,19 @@ impl Inbox {
                 file_state::RECEIVING,
                 format!("archive test failed: {e}"),
             );
-            return;
+            return None;
         }
         // The file must not have changed while it was read.
         match std::fs::symlink_metadata(p).map(|m| observation(&m)) {
             Ok(after) if after == obs && n == obs.size => {}
             Ok(after) => {
                 self.tracker.observe(p, after, self.now(), Duration::ZERO);
-                return;
+                return None;
             }
             Err(_) => {
                 self.tracker.forget(p);
                 self.vanished(p);
-                return;
+                return None;
             }
         }
         let rel = p.strip_prefix(&self.root).unwrap_or(p);
@@ -490,30 +557,7 @@ impl Inbox {
             clock_trusted: stamp.trusted,
             uptime_ms: stamp.uptime.as_millis() as u64,
         };
-        match self.store.record_arrival(&arrival) {
-            Ok(rec) => {
-                self.tracker.forget(p);
-                self.notes.remove(p);
-                match rec {
-                    Recorded::New(id) => {
-                        tracing::info!(path = %shown, item = id, "received new item");
-                        self.summary.new += 1;
-                        if let Some(tx) = &self.probe_tx {
-                            let _ = tx.send(id);
-                        }
-                    }
-                    Recorded::Repeat(id) => {
-                        tracing::info!(path = %shown, item = id, "received again (repeat broadcast)");
-                        self.summary.repeated += 1;
-                    }
-                    Recorded::Already(_) => self.summary.already += 1,
-                }
-            }
-            Err(e) => {
-                tracing::error!(path = %shown, error = %e, "cannot record reception; will retry");
-                self.summary.errors += 1;
-            }
-        }
+        Some(arrival)
     }
 
     /// Counts files still receiving (for the scan summary).

@@ -62,6 +62,17 @@ pub mod file_state {
     pub const PURGED: &str = "purged";
 }
 
+/// A drop-folder file's state to record.
+#[derive(Debug, Clone)]
+pub struct FileState {
+    pub path: Vec<u8>,
+    pub path_display: String,
+    pub size: u64,
+    pub mtime_ns: i64,
+    pub state: String,
+    pub note: Option<String>,
+}
+
 /// One row of `inbox_files`.
 #[derive(Debug, Clone, Serialize)]
 pub struct InboxFile {
@@ -378,20 +389,37 @@ impl Store {
         note: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<()> {
+        self.set_file_states(
+            &[FileState {
+                path: path.to_vec(),
+                path_display: path_display.to_string(),
+                size,
+                mtime_ns,
+                state: state.to_string(),
+                note: note.map(str::to_string),
+            }],
+            now,
+        )
+    }
+
+    /// Records many files' states (receiving, broken) in one transaction.
+    pub fn set_file_states(&self, files: &[FileState], now: DateTime<Utc>) -> Result<()> {
         let now = ts(now);
         self.write(|c| {
             let tx = c.transaction()?;
-            let old_item = file_item(&tx, path)?;
-            tx.execute(
-                "INSERT INTO inbox_files (path, path_display, size, mtime_ns, state, item_id, first_seen, updated, note)
-                 VALUES (?1, ?2, ?3, ?4, ?5, NULL, ?6, ?6, ?7)
-                 ON CONFLICT(path) DO UPDATE SET path_display = ?2, size = ?3, mtime_ns = ?4,
-                    state = ?5, updated = ?6, note = ?7,
-                    item_id = CASE WHEN ?5 IN ('gone', 'purged') THEN item_id ELSE NULL END",
-                params![path, path_display, size as i64, mtime_ns, state, now, note],
-            )?;
-            if let Some(item) = old_item {
-                refresh_item_state(&tx, item)?;
+            for f in files {
+                let old_item = file_item(&tx, &f.path)?;
+                tx.execute(
+                    "INSERT INTO inbox_files (path, path_display, size, mtime_ns, state, item_id, first_seen, updated, note)
+                     VALUES (?1, ?2, ?3, ?4, ?5, NULL, ?6, ?6, ?7)
+                     ON CONFLICT(path) DO UPDATE SET path_display = ?2, size = ?3, mtime_ns = ?4,
+                        state = ?5, updated = ?6, note = ?7,
+                        item_id = CASE WHEN ?5 IN ('gone', 'purged') THEN item_id ELSE NULL END",
+                    params![f.path, f.path_display, f.size as i64, f.mtime_ns, f.state, now, f.note],
+                )?;
+                if let Some(item) = old_item {
+                    refresh_item_state(&tx, item)?;
+                }
             }
             tx.commit()?;
             Ok(())
