@@ -483,7 +483,17 @@ fn odd_videos(sb: &Sandbox) {
 fn make_transcodes_odd_videos_and_authors_one_checked_disc() {
     let sb = Sandbox::new();
     odd_videos(&sb);
-    let out = sb.xingzhan_ok(&["vcd", "make", "-o", "out", "wide.mp4", "tall.mkv"]);
+    let out = sb.xingzhan_ok(&[
+        "vcd",
+        "make",
+        "-o",
+        "out",
+        "--menu",
+        "--title",
+        "种植技术",
+        "wide.mp4",
+        "tall.mkv",
+    ]);
     assert!(
         out.contains("plan: 1 disc(s)") && out.contains("minutes left"),
         "{out}"
@@ -724,4 +734,136 @@ fn ffmpeg_killed_mid_job_is_reported_and_the_partial_file_removed() {
     }
     assert!(progressed, "ffmpeg was killed before it made progress");
     assert_eq!(only_files(&sb), ["ffmpeg-limited", "minute.mp4"]);
+}
+
+// ---------------------------------------------------------------------------
+// Menus (playback control).
+
+#[test]
+fn menu_is_decoded_by_vcd_info_and_described_by_vcdxrip() {
+    let sb = Sandbox::new();
+    sb.pal_clip("a.mpg", "1", 440);
+    sb.pal_clip("b.mpg", "1", 660);
+    sb.pal_clip_video_only("c.mpg", "1");
+    sb.xingzhan_ok(&[
+        "vcd",
+        "author",
+        "-o",
+        "disc.bin",
+        "--menu",
+        "--title",
+        "种植技术：水稻育秧",
+        "--title",
+        "养殖技术：生猪防疫",
+        "a.mpg",
+        "b.mpg",
+        "c.mpg",
+    ]);
+    sb.xingzhan_ok(&["vcd", "check", "disc.bin"]);
+    let dump = sb.ok(vcd_info(), &["-B", "-i", "disc.cue"]);
+    for expected in [
+        "extended pbc: yes",
+        "maximum lid: 4",
+        "number of segments: 1",
+        "video: PAL still",
+        "PSD[00] (LID[1] @0x0000): selection list descriptor",
+        "NOS: 3 | BSN: 1",
+        "play-item: SEGMENT[0] (0x03e8)",
+        "play-item[0]: SEQUENCE[2] (0x0004)",
+    ] {
+        assert!(
+            dump.contains(expected),
+            "vcd-info lacks {expected:?}:\n{dump}"
+        );
+    }
+    // Every play list returns to the menu when it ends and on RETURN (3 lists,
+    // shown once from PSD.VCD and once from EXT/PSD_X.VCD).
+    assert_eq!(
+        dump.matches("next: LID[1] @0x0000 | return: LID[1] @0x0000")
+            .count(),
+        6,
+        "{dump}"
+    );
+
+    let rip = Sandbox::new();
+    let cue = sb.path("disc.cue");
+    rip.ok(
+        vcdxrip(),
+        &["--cue-file", cue.to_str().unwrap(), "-o", "rip.xml"],
+    );
+    let xml = String::from_utf8(rip.read("rip.xml")).unwrap();
+    assert!(xml.contains("<play-item ref=\"segment-0000\"/>"), "{xml}");
+    for k in 1..=3 {
+        assert!(
+            xml.contains(&format!("<select ref=\"playlist-{k:02}\"")),
+            "{xml}"
+        );
+    }
+    assert_eq!(
+        xml.matches("<return ref=\"selection-01\"/>").count(),
+        3,
+        "{xml}"
+    );
+    // The menu picture: one MPEG-1 still, stream 0xE1, 352x288, with text on it.
+    let probe = rip.ok(
+        tool("ffprobe", "ffmpeg"),
+        &[
+            "-v",
+            "error",
+            "-count_frames",
+            "-show_entries",
+            "stream=id,codec_name,width,height,nb_read_frames",
+            "-of",
+            "compact",
+            "item0001.mpg",
+        ],
+    );
+    assert!(
+        probe.contains("codec_name=mpeg1video|width=352|height=288|id=0x1e1|nb_read_frames=1"),
+        "{probe}"
+    );
+    let gray = rip
+        .run(
+            ffmpeg(),
+            &[
+                "-v",
+                "error",
+                "-i",
+                "item0001.mpg",
+                "-f",
+                "rawvideo",
+                "-pix_fmt",
+                "gray",
+                "-",
+            ],
+        )
+        .stdout;
+    assert_eq!(gray.len(), 352 * 288);
+    let bright = gray.iter().filter(|&&v| v > 160).count();
+    assert!(
+        bright > 1000,
+        "no text drawn on the menu ({bright} bright pixels)"
+    );
+}
+
+#[test]
+fn a_missing_menu_font_says_which_package_to_install() {
+    let sb = Sandbox::new();
+    sb.pal_clip("a.mpg", "1", 440);
+    let err = sb.xingzhan_err(&[
+        "vcd",
+        "author",
+        "-o",
+        "disc.bin",
+        "--menu",
+        "--menu-font",
+        "/nonexistent/font.ttc",
+        "a.mpg",
+    ]);
+    assert!(err.contains("fonts-noto-cjk"), "{err}");
+    assert!(!sb.path("disc.bin").exists());
+    let err = sb.xingzhan_err(&[
+        "vcd", "author", "-o", "disc.bin", "--menu", "--title", "一", "--title", "二", "a.mpg",
+    ]);
+    assert!(err.contains("2 menu titles given for 1 tracks"), "{err}");
 }

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use super::error::VcdError;
 use super::image::{self, DiscSize, DiscSpec, SectorWriter, TrackSpec};
+use super::menu::{self, MenuOptions};
 use super::mpeg::{self, PACK_SIZE, StreamInfo, StreamScanner};
 use super::vcdfiles::MAX_ENTRIES;
 
@@ -34,6 +35,8 @@ pub struct AuthorOptions {
     /// Seconds between chapter entry points, if any.
     pub chapters_every: Option<f64>,
     pub disc: DiscSize,
+    /// A still-picture menu with playback control.
+    pub menu: Option<MenuOptions>,
 }
 
 impl AuthorOptions {
@@ -48,6 +51,7 @@ impl AuthorOptions {
             created: chrono::Utc::now().naive_utc(),
             chapters_every: None,
             disc: DiscSize::Min80,
+            menu: None,
         }
     }
 
@@ -308,6 +312,73 @@ pub fn prepare(
     Ok((spec, checked))
 }
 
+/// Titles for the menu: those given, then the input file names.
+fn titles(given: &[String], inputs: &[PathBuf]) -> Result<Vec<String>, VcdError> {
+    if given.len() > inputs.len() {
+        return Err(VcdError::Titles {
+            given: given.len(),
+            tracks: inputs.len(),
+        });
+    }
+    Ok(inputs
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            given.get(i).cloned().unwrap_or_else(|| {
+                p.file_stem().map_or_else(
+                    || format!("{}", i + 1),
+                    |s| s.to_string_lossy().into_owned(),
+                )
+            })
+        })
+        .collect())
+}
+
+/// Draws the menu still in a scratch folder next to `bin` and adds it to `spec`;
+/// then checks the disc still fits.
+fn add_menu(
+    spec: &mut DiscSpec,
+    m: &MenuOptions,
+    inputs: &[Input],
+    bin: &Path,
+    disc: DiscSize,
+) -> Result<(), VcdError> {
+    let paths: Vec<PathBuf> = inputs.iter().map(|i| i.path.clone()).collect();
+    let opts = MenuOptions {
+        titles: titles(&m.titles, &paths)?,
+        ..m.clone()
+    };
+    let name = bin
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let work = bin.with_file_name(format!(".{name}.menu"));
+    std::fs::create_dir_all(&work).map_err(|error| VcdError::Write {
+        path: work.clone(),
+        error,
+    })?;
+    let standard = inputs[0].info.standard;
+    let still = menu::render(&opts, standard, &work);
+    let _ = std::fs::remove_dir_all(&work);
+    spec.menu = Some(image::MenuSpec {
+        still: still?,
+        pal: standard == mpeg::Standard::Pal,
+    });
+    let (layout, _) = image::plan(spec);
+    let capacity = disc.sectors();
+    if layout.total > capacity {
+        return Err(VcdError::TooLong {
+            minutes: disc.minutes(),
+            needed: layout.total as u64,
+            needed_time: image::duration(layout.total as u64),
+            capacity,
+            capacity_time: image::duration(capacity as u64),
+            hint: " (the menu takes a few seconds too)",
+        });
+    }
+    Ok(())
+}
+
 /// Writes the image of checked inputs to `out`.
 fn write_image(out: &File, spec: &DiscSpec, inputs: &[Input], bin: &Path) -> Result<u32, VcdError> {
     let write_err = |error| VcdError::Write {
@@ -359,8 +430,11 @@ impl Drop for Partial {
 
 /// Authors a VCD 2.0 image (bin + cue) of `inputs`, one sequence track each.
 pub fn author(inputs: &[PathBuf], opts: &AuthorOptions) -> Result<Authored, VcdError> {
-    let (spec, checked) = prepare(inputs, opts)?;
+    let (mut spec, checked) = prepare(inputs, opts)?;
     let bin = opts.output.clone();
+    if let Some(m) = &opts.menu {
+        add_menu(&mut spec, m, &checked, &bin, opts.disc)?;
+    }
     let cue = opts.cue_path();
     let name = bin
         .file_name()

@@ -46,9 +46,42 @@ pub struct AuthorArgs {
     /// ISO application id.
     #[arg(long, default_value = "")]
     pub application_id: String,
+    #[command(flatten)]
+    pub menu: MenuArgs,
+    /// ffmpeg program, used to draw the menu [default: `ffmpeg` on PATH].
+    #[arg(long, value_name = "PATH")]
+    pub ffmpeg: Option<PathBuf>,
     /// MPEG-1 system streams (2324-byte packs), one track each, in order.
     #[arg(value_name = "MPEG", required = true)]
     pub inputs: Vec<PathBuf>,
+}
+
+/// Menu options shared by `author` and `make`.
+#[derive(Debug, clap::Args)]
+pub struct MenuArgs {
+    /// Add a menu (playback control): a still picture listing the titles,
+    /// number keys play each video and return to the menu.
+    #[arg(long)]
+    pub menu: bool,
+    /// Menu title of the next video, in order (repeat; default: file names).
+    #[arg(long = "title", value_name = "TITLE")]
+    pub titles: Vec<String>,
+    /// Menu font: fontconfig family or font file [default: Noto Sans CJK SC].
+    #[arg(long, value_name = "FONT")]
+    pub menu_font: Option<String>,
+}
+
+impl MenuArgs {
+    fn options(&self, ffmpeg: &std::path::Path) -> Option<super::menu::MenuOptions> {
+        self.menu.then(|| super::menu::MenuOptions {
+            ffmpeg: ffmpeg.to_owned(),
+            font: self
+                .menu_font
+                .clone()
+                .unwrap_or_else(|| VcdConfig::default().menu_font),
+            titles: self.titles.clone(),
+        })
+    }
 }
 
 /// `xingzhan vcd check`: verify every sector of a raw image.
@@ -78,6 +111,9 @@ pub fn author(a: AuthorArgs) -> anyhow::Result<()> {
     if let Some(t) = a.create_time {
         opts.created = parse_time(&t)?;
     }
+    opts.menu = a
+        .menu
+        .options(&a.ffmpeg.unwrap_or(VcdConfig::default().ffmpeg));
     let done = author::author(&a.inputs, &opts)?;
     for (i, input) in done.inputs.iter().enumerate() {
         let info = &input.info;
@@ -160,6 +196,8 @@ pub struct MakeArgs {
     /// Keep the transcoded MPEG files in DIR/mpeg.
     #[arg(long)]
     pub keep_mpeg: bool,
+    #[command(flatten)]
+    pub menu: MenuArgs,
     /// Videos in any format ffmpeg reads, in playing order.
     #[arg(value_name = "VIDEO", required = true)]
     pub inputs: Vec<PathBuf>,
@@ -213,11 +251,13 @@ fn print_plan(discs: &[plan::DiscPlan], inputs: &[PathBuf]) {
 
 pub fn make(a: MakeArgs) -> anyhow::Result<()> {
     let defaults = VcdConfig::default();
+    let ffmpeg = a.ffmpeg.unwrap_or(defaults.ffmpeg);
     let opts = MakeOptions {
+        menu: a.menu.options(&ffmpeg),
         out_dir: a.out_dir,
         standard: a.standard,
         disc: a.disc,
-        ffmpeg: a.ffmpeg.unwrap_or(defaults.ffmpeg),
+        ffmpeg,
         ffprobe: a.ffprobe.unwrap_or(defaults.ffprobe),
         dry_run: a.dry_run,
         keep_mpeg: a.keep_mpeg,

@@ -106,4 +106,12 @@ pub enum VcdError {
         need_mb: u64,
         free_mb: u64,
     },
+    #[error(
+        "menu font {font:?} not found; install it with `apt-get install fonts-noto-cjk` or set [vcd] menu_font to a CJK font"
+    )]
+    FontMissing { font: String },
+    #[error("cannot draw the disc menu: {message}")]
+    Menu { message: String },
+    #[error("{given} menu titles given for {tracks} tracks; give at most one --title per video")]
+    Titles { given: usize, tracks: usize },
 }

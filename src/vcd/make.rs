@@ -12,6 +12,7 @@ use std::sync::atomic::AtomicBool;
 use super::author::{self, AuthorOptions};
 use super::error::VcdError;
 use super::image::DiscSize;
+use super::menu::MenuOptions;
 use super::mpeg::Standard;
 use super::plan::{self, DiscPlan};
 use super::probe::{self, Probe};
@@ -29,6 +30,8 @@ pub struct MakeOptions {
     pub dry_run: bool,
     /// Keep the transcoded MPEG files (in `out_dir/mpeg`).
     pub keep_mpeg: bool,
+    /// Add a menu; its titles are per input video (default: file names).
+    pub menu: Option<MenuOptions>,
 }
 
 /// What `make` reports while it works.
@@ -83,7 +86,7 @@ pub fn make(
         probes.push(p);
     }
     let durations: Vec<f64> = probes.iter().map(|p| p.duration).collect();
-    let discs = plan::plan(&durations, opts.disc, false);
+    let discs = plan::plan(&durations, opts.disc, opts.menu.is_some());
     on_event(MakeEvent::Planned { discs: &discs });
     if opts.dry_run {
         return Ok(Vec::new());
@@ -168,6 +171,26 @@ fn make_disc(
     let mut a = AuthorOptions::new(bin);
     a.disc = opts.disc;
     a.volume_id = format!("VIDEOCD_{:02}", n + 1);
+    a.menu = opts.menu.as_ref().map(|m| MenuOptions {
+        titles: disc
+            .parts
+            .iter()
+            .map(|p| {
+                let input = &inputs[p.video];
+                let title = m.titles.get(p.video).cloned().unwrap_or_else(|| {
+                    input
+                        .file_stem()
+                        .map_or_else(String::new, |s| s.to_string_lossy().into_owned())
+                });
+                if p.of > 1 {
+                    format!("{title}（{}/{}）", p.number, p.of)
+                } else {
+                    title
+                }
+            })
+            .collect(),
+        ..m.clone()
+    });
     let done = author::author(mpegs, &a)?;
     on_event(MakeEvent::Authored {
         disc: n,

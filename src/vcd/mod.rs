@@ -14,6 +14,7 @@ pub mod error;
 pub mod image;
 pub mod iso9660;
 pub mod make;
+pub mod menu;
 pub mod mpeg;
 pub mod plan;
 pub mod probe;
@@ -39,6 +40,8 @@ pub struct VcdConfig {
     pub cdrdao: PathBuf,
     /// Burn speed passed to cdrdao.
     pub burn_speed: u32,
+    /// Font of the disc menu: a fontconfig family or a font file path.
+    pub menu_font: String,
 }
 
 impl Default for VcdConfig {
@@ -48,6 +51,7 @@ impl Default for VcdConfig {
             ffprobe: "ffprobe".into(),
             cdrdao: "cdrdao".into(),
             burn_speed: 8,
+            menu_font: menu::DEFAULT_FONT.into(),
         }
     }
 }
