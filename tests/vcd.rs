@@ -867,3 +867,55 @@ fn a_missing_menu_font_says_which_package_to_install() {
     ]);
     assert!(err.contains("2 menu titles given for 1 tracks"), "{err}");
 }
+
+// ---------------------------------------------------------------------------
+// Burning.
+
+#[test]
+fn burning_without_a_writer_or_cdrdao_says_what_to_do() {
+    let sb = Sandbox::new();
+    tool("cdrdao", "cdrdao");
+    sb.pal_clip("a.mpg", "1", 440);
+    sb.xingzhan_ok(&["vcd", "author", "-o", "disc.bin", "a.mpg"]);
+    // This test machine has no CD writer; name a device that does not exist
+    // so the result does not depend on the machine.
+    let err = sb.xingzhan_err(&[
+        "vcd",
+        "burn",
+        "--device",
+        "/dev/nonexistent-sr9",
+        "disc.cue",
+    ]);
+    assert!(
+        err.contains("no CD writer found") && err.contains("/dev/nonexistent-sr9 does not exist"),
+        "{err}"
+    );
+    // No device given and no writer attached (an empty device folder).
+    let no_devices = tempfile::tempdir().unwrap();
+    let r = xingzhan::vcd::burn::burn(&xingzhan::vcd::burn::BurnOptions {
+        cue: sb.path("disc.cue"),
+        device: None,
+        speed: 8,
+        cdrdao: "cdrdao".into(),
+        dev_dir: no_devices.path().to_owned(),
+    });
+    let err = r.expect_err("burn without a writer").to_string();
+    assert!(
+        err.contains("no CD writer found: no CD writer (sr device) in"),
+        "{err}"
+    );
+    let err = sb.xingzhan_err(&["vcd", "burn", "--cdrdao", "/nonexistent/cdrdao", "disc.cue"]);
+    assert!(err.contains("apt-get install cdrdao"), "{err}");
+    // A damaged image is refused before any writer is touched.
+    let mut bin = sb.read("disc.bin");
+    bin[500 * SECTOR + 100] ^= 1;
+    std::fs::write(sb.path("disc.bin"), &bin).unwrap();
+    let err = sb.xingzhan_err(&[
+        "vcd",
+        "burn",
+        "--device",
+        "/dev/nonexistent-sr9",
+        "disc.cue",
+    ]);
+    assert!(err.contains("disc.bin is damaged: 1 bad sectors"), "{err}");
+}

@@ -308,3 +308,32 @@ pub fn make(a: MakeArgs) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// `xingzhan vcd burn`: write an image to a CD-R with cdrdao.
+#[derive(Debug, clap::Args)]
+pub struct BurnArgs {
+    /// The cue sheet; the .bin of the same name must be next to it.
+    pub cue: PathBuf,
+    /// Writer device [default: the first /dev/srN].
+    #[arg(long, value_name = "DEV")]
+    pub device: Option<PathBuf>,
+    /// Burn speed [default: from [vcd] burn_speed, 8].
+    #[arg(long, value_name = "N")]
+    pub speed: Option<u32>,
+    /// cdrdao program [default: `cdrdao` on PATH].
+    #[arg(long, value_name = "PATH")]
+    pub cdrdao: Option<PathBuf>,
+}
+
+pub fn burn(a: BurnArgs) -> anyhow::Result<()> {
+    let defaults = VcdConfig::default();
+    let device = super::burn::burn(&super::burn::BurnOptions {
+        cue: a.cue.clone(),
+        device: a.device,
+        speed: a.speed.unwrap_or(defaults.burn_speed),
+        cdrdao: a.cdrdao.unwrap_or(defaults.cdrdao),
+        dev_dir: "/dev".into(),
+    })?;
+    println!("burned {} on {}", a.cue.display(), device.display());
+    Ok(())
+}

@@ -114,4 +114,32 @@ pub enum VcdError {
     Menu { message: String },
     #[error("{given} menu titles given for {tracks} tracks; give at most one --title per video")]
     Titles { given: usize, tracks: usize },
+    #[error(
+        "{path} is damaged: {faults} bad sectors (run `xingzhan vcd check`); make the image again before burning"
+    )]
+    Damaged { path: PathBuf, faults: u64 },
+    #[error("cannot burn {cue}: {message}")]
+    Burn { cue: PathBuf, message: String },
+    #[error(
+        "no CD writer found: {detail}; connect a CD/DVD writer or give one with --device /dev/srN"
+    )]
+    NoWriter { detail: String },
+}
+
+impl VcdError {
+    /// Maps a failure to start `program` to "not installed" (naming the Debian
+    /// package) when it is missing, else to a plain tool error.
+    pub fn spawn(program: &std::path::Path, package: &'static str, e: std::io::Error) -> Self {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            VcdError::ToolMissing {
+                program: program.to_owned(),
+                package,
+            }
+        } else {
+            VcdError::Tool {
+                program: program.to_owned(),
+                message: e.to_string(),
+            }
+        }
+    }
 }

@@ -11,7 +11,6 @@ use std::process::Command;
 
 use super::error::VcdError;
 use super::mpeg::{self, PACK_SIZE, PackError, Standard};
-use super::probe::spawn_error;
 
 /// Font used unless configured: a fontconfig family (or a path to a font file).
 pub const DEFAULT_FONT: &str = "Noto Sans CJK SC";
@@ -163,7 +162,7 @@ fn run_ffmpeg(ffmpeg: &Path, dir: &Path, args: &[&str]) -> Result<(), VcdError> 
         .args(args)
         .current_dir(dir)
         .output()
-        .map_err(|e| spawn_error(ffmpeg, e))?;
+        .map_err(|e| VcdError::spawn(ffmpeg, "ffmpeg", e))?;
     if !out.status.success() {
         return Err(VcdError::Menu {
             message: String::from_utf8_lossy(&out.stderr).trim().to_string(),

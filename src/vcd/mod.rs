@@ -4,10 +4,12 @@
 //! parser and stream checks), `iso9660` (file system with XA), `vcdfiles`
 //! (INFO/ENTRIES/LOT/PSD), `image` (layout, track 1, cue), `author` (the I/O of
 //! authoring), `check` (our sector checker), `probe` (ffprobe), `plan` (which
-//! video goes on which disc), `transcode` (ffmpeg), `make` (videos to images),
+//! video goes on which disc), `transcode` (ffmpeg), `make` (videos to images), `menu` (the menu still),
+//! `burn` (cdrdao),
 //! `cli` (the command line).
 
 pub mod author;
+pub mod burn;
 pub mod check;
 pub mod cli;
 pub mod error;
@@ -69,6 +71,8 @@ pub enum VcdCommand {
     Author(Box<cli::AuthorArgs>),
     /// Transcode any videos with ffmpeg, plan discs and author one image each.
     Make(Box<cli::MakeArgs>),
+    /// Burn a bin/cue image with cdrdao.
+    Burn(cli::BurnArgs),
     /// Check every sector of a raw image: sync, address, subheader, EDC, ECC.
     Check(cli::CheckArgs),
 }
@@ -79,5 +83,6 @@ pub fn run(args: VcdArgs) -> anyhow::Result<()> {
         VcdCommand::Author(a) => cli::author(*a),
         VcdCommand::Check(a) => cli::check(a),
         VcdCommand::Make(a) => cli::make(*a),
+        VcdCommand::Burn(a) => cli::burn(a),
     }
 }

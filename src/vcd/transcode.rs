@@ -20,7 +20,6 @@ use ffmpeg_sidecar::event::{FfmpegEvent, LogLevel};
 
 use super::error::VcdError;
 use super::mpeg::Standard;
-use super::probe::spawn_error;
 
 /// One transcoding task.
 #[derive(Debug, Clone)]
@@ -85,7 +84,7 @@ pub fn check_ffmpeg(ffmpeg: &Path) -> Result<(), VcdError> {
     let out = std::process::Command::new(ffmpeg)
         .arg("-version")
         .output()
-        .map_err(|e| spawn_error(ffmpeg, e))?;
+        .map_err(|e| VcdError::spawn(ffmpeg, "ffmpeg", e))?;
     if !out.status.success() {
         return Err(VcdError::Tool {
             program: ffmpeg.to_owned(),
@@ -134,7 +133,7 @@ fn run_to(
     let mut child = FfmpegCommand::new_with_path(&t.ffmpeg)
         .args(ffmpeg_args(t, part))
         .spawn()
-        .map_err(|e| spawn_error(&t.ffmpeg, e))?;
+        .map_err(|e| VcdError::spawn(&t.ffmpeg, "ffmpeg", e))?;
     let stdout = child.take_stdout().expect("ffmpeg-sidecar pipes stdout");
     let (tx, rx) = mpsc::channel();
     let reader = thread::Builder::new()
