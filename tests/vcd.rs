@@ -919,3 +919,18 @@ fn burning_without_a_writer_or_cdrdao_says_what_to_do() {
     ]);
     assert!(err.contains("disc.bin is damaged: 1 bad sectors"), "{err}");
 }
+
+#[test]
+fn authoring_can_be_cancelled_and_never_overwrites_an_input() {
+    let sb = Sandbox::new();
+    let a = sb.pal_clip("a.mpg", "1", 440);
+    let mut opts = xingzhan::vcd::author::AuthorOptions::new(sb.path("disc.bin"));
+    opts.cancel = Some(std::sync::Arc::new(AtomicBool::new(true)));
+    let r = xingzhan::vcd::author::author(std::slice::from_ref(&a), &opts);
+    assert!(matches!(r, Err(VcdError::Cancelled)), "{r:?}");
+    assert_eq!(only_files(&sb), ["a.mpg"]);
+    let before = sb.read("a.mpg");
+    let err = sb.xingzhan_err(&["vcd", "author", "-o", "a.mpg", "a.mpg"]);
+    assert!(err.contains("it is the input a.mpg"), "{err}");
+    assert_eq!(sb.read("a.mpg"), before);
+}

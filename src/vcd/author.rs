@@ -8,6 +8,8 @@
 use std::fs::{self, File};
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::error::VcdError;
 use super::image::{self, DiscSize, DiscSpec, SectorWriter, TrackSpec};
@@ -37,6 +39,8 @@ pub struct AuthorOptions {
     pub disc: DiscSize,
     /// A still-picture menu with playback control.
     pub menu: Option<MenuOptions>,
+    /// Set to stop authoring (the partial image is removed).
+    pub cancel: Option<Arc<AtomicBool>>,
 }
 
 impl AuthorOptions {
@@ -52,6 +56,7 @@ impl AuthorOptions {
             chapters_every: None,
             disc: DiscSize::Min80,
             menu: None,
+            cancel: None,
         }
     }
 
@@ -380,7 +385,13 @@ fn add_menu(
 }
 
 /// Writes the image of checked inputs to `out`.
-fn write_image(out: &File, spec: &DiscSpec, inputs: &[Input], bin: &Path) -> Result<u32, VcdError> {
+fn write_image(
+    out: &File,
+    spec: &DiscSpec,
+    inputs: &[Input],
+    bin: &Path,
+    cancel: Option<&AtomicBool>,
+) -> Result<u32, VcdError> {
     let write_err = |error| VcdError::Write {
         path: bin.to_owned(),
         error,
@@ -395,6 +406,9 @@ fn write_image(out: &File, spec: &DiscSpec, inputs: &[Input], bin: &Path) -> Res
             .map_err(write_err)?;
         let mut n = 0u32;
         let size = for_each_pack(&input.path, |pack| {
+            if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+                return Err(VcdError::Cancelled);
+            }
             let kind = mpeg::parse_pack(pack, false).map_or(mpeg::PackKind::Empty, |p| p.kind());
             n += 1;
             let sub = image::pack_subheader(k, kind, n == span.packs);
@@ -430,8 +444,22 @@ impl Drop for Partial {
 
 /// Authors a VCD 2.0 image (bin + cue) of `inputs`, one sequence track each.
 pub fn author(inputs: &[PathBuf], opts: &AuthorOptions) -> Result<Authored, VcdError> {
-    let (mut spec, checked) = prepare(inputs, opts)?;
     let bin = opts.output.clone();
+    let out = fs::canonicalize(&bin).ok();
+    if let Some(same) = inputs
+        .iter()
+        .find(|i| out.is_some() && fs::canonicalize(i).ok() == out)
+    {
+        return Err(VcdError::Invalid {
+            what: "output path",
+            value: bin.display().to_string(),
+            reason: format!(
+                "it is the input {}; choose another output file",
+                same.display()
+            ),
+        });
+    }
+    let (mut spec, checked) = prepare(inputs, opts)?;
     if let Some(m) = &opts.menu {
         add_menu(&mut spec, m, &checked, &bin, opts.disc)?;
     }
@@ -451,7 +479,7 @@ pub fn author(inputs: &[PathBuf], opts: &AuthorOptions) -> Result<Authored, VcdE
     };
     let file = File::create(&part).map_err(write_err(&part))?;
     let mut guard = Partial(Some(part.clone()));
-    let sectors = write_image(&file, &spec, &checked, &bin)?;
+    let sectors = write_image(&file, &spec, &checked, &bin, opts.cancel.as_deref())?;
     drop(file);
     let (layout, _) = image::plan(&spec);
     let sheet = image::cue_sheet(&name, &spec, &layout);

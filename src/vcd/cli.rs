@@ -264,6 +264,7 @@ pub fn make(a: MakeArgs) -> anyhow::Result<()> {
     };
     let cancel = cancel_on_signal();
     let mut last_pct = u64::MAX;
+    let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let bins = make::make(&a.inputs, &opts, &cancel, &mut |e| match e {
         MakeEvent::Probed { .. } => {}
         MakeEvent::Planned { discs } => print_plan(discs, &a.inputs),
@@ -275,26 +276,35 @@ pub fn make(a: MakeArgs) -> anyhow::Result<()> {
             total,
         } => {
             let pct = ((done / total.max(0.001)) * 100.0).clamp(0.0, 100.0) as u64;
-            if pct != last_pct {
-                last_pct = pct;
-                eprint!(
-                    "\rdisc {:02} track {:02}: transcoding {} {pct:3}%",
+            // On a terminal, one line updated in place; in a log, every 25 %.
+            let step = if tty { pct } else { pct / 25 * 25 };
+            if step != last_pct {
+                last_pct = step;
+                let line = format!(
+                    "disc {:02} track {:02}: transcoding {} {pct:3}%",
                     disc + 1,
                     track + 1,
                     path.display()
                 );
-                if pct == 100 {
-                    eprintln!();
+                if tty {
+                    eprint!("\r{line}");
+                } else {
+                    eprintln!("{line}");
                 }
             }
+        }
+        MakeEvent::Authoring { disc } => {
+            last_pct = u64::MAX;
+            if tty {
+                eprintln!();
+            }
+            eprintln!("disc {:02}: writing the image", disc + 1);
         }
         MakeEvent::Authored {
             disc,
             bin,
             free_seconds,
         } => {
-            last_pct = u64::MAX;
-            eprintln!();
             println!(
                 "disc {:02}: wrote {} ({} minutes left)",
                 disc + 1,

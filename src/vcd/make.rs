@@ -7,6 +7,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use super::author::{self, AuthorOptions};
@@ -51,6 +52,10 @@ pub enum MakeEvent<'a> {
         done: f64,
         total: f64,
     },
+    /// Transcoding of a disc is done; its image is being written.
+    Authoring {
+        disc: usize,
+    },
     Authored {
         disc: usize,
         bin: &'a Path,
@@ -72,7 +77,7 @@ fn bytes_needed(d: &DiscPlan) -> u64 {
 pub fn make(
     inputs: &[PathBuf],
     opts: &MakeOptions,
-    cancel: &AtomicBool,
+    cancel: &Arc<AtomicBool>,
     on_event: &mut dyn FnMut(MakeEvent),
 ) -> Result<Vec<PathBuf>, VcdError> {
     if inputs.is_empty() {
@@ -139,7 +144,7 @@ fn make_disc(
     probes: &[Probe],
     opts: &MakeOptions,
     work: &Path,
-    cancel: &AtomicBool,
+    cancel: &Arc<AtomicBool>,
     on_event: &mut dyn FnMut(MakeEvent),
     mpegs: &mut Vec<PathBuf>,
 ) -> Result<PathBuf, VcdError> {
@@ -170,6 +175,7 @@ fn make_disc(
     let bin = opts.out_dir.join(format!("disc{:02}.bin", n + 1));
     let mut a = AuthorOptions::new(bin);
     a.disc = opts.disc;
+    a.cancel = Some(cancel.clone());
     a.volume_id = format!("VIDEOCD_{:02}", n + 1);
     a.menu = opts.menu.as_ref().map(|m| MenuOptions {
         titles: disc
@@ -191,6 +197,7 @@ fn make_disc(
             .collect(),
         ..m.clone()
     });
+    on_event(MakeEvent::Authoring { disc: n });
     let done = author::author(mpegs, &a)?;
     on_event(MakeEvent::Authored {
         disc: n,
