@@ -934,3 +934,135 @@ fn authoring_can_be_cancelled_and_never_overwrites_an_input() {
     assert!(err.contains("it is the input a.mpg"), "{err}");
     assert_eq!(sb.read("a.mpg"), before);
 }
+
+// ---------------------------------------------------------------------------
+// Jobs in SQLite.
+
+use xingzhan::vcd::jobs::{JobRequest, JobState, Jobs};
+
+fn jobs(sb: &Sandbox) -> Jobs {
+    let store = xingzhan::store::Store::open(&sb.path("db/xingzhan.sqlite3")).unwrap();
+    Jobs::new(store, xingzhan::vcd::VcdConfig::default())
+}
+
+fn request(sb: &Sandbox, inputs: &[&str]) -> JobRequest {
+    JobRequest {
+        inputs: inputs.iter().map(|i| sb.path(i)).collect(),
+        out_dir: sb.path("discs"),
+        standard: Standard::Pal,
+        disc: xingzhan::vcd::image::DiscSize::Min80,
+        menu: true,
+        titles: vec!["种植技术".into()],
+    }
+}
+
+#[test]
+fn jobs_run_to_done_fail_with_a_reason_and_cancel_when_queued() {
+    let sb = Sandbox::new();
+    odd_videos(&sb);
+    std::fs::write(sb.path("notes.txt"), "not a video").unwrap();
+    let j = jobs(&sb);
+    let good = j.submit(&request(&sb, &["wide.mp4", "tall.mkv"])).unwrap();
+    let bad = j.submit(&request(&sb, &["notes.txt"])).unwrap();
+    let never = j.submit(&request(&sb, &["wide.mp4"])).unwrap();
+    assert_eq!(j.cancel(never).unwrap(), JobState::Cancelled);
+
+    let done = j.run_next().unwrap().unwrap();
+    assert_eq!(
+        (done.id, done.state, done.progress),
+        (good, JobState::Done, 1.0)
+    );
+    assert_eq!(done.images, [sb.path("discs/disc01.bin")]);
+    sb.xingzhan_ok(&["vcd", "check", "discs/disc01.bin"]);
+
+    let failed = j.run_next().unwrap().unwrap();
+    assert_eq!((failed.id, failed.state), (bad, JobState::Failed));
+    assert!(
+        failed
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("notes.txt is not a video"),
+        "{failed:?}"
+    );
+
+    assert!(
+        j.run_next().unwrap().is_none(),
+        "the cancelled job must not run"
+    );
+    let states: Vec<_> = j.list().unwrap().iter().map(|x| (x.id, x.state)).collect();
+    assert_eq!(
+        states,
+        [
+            (never, JobState::Cancelled),
+            (bad, JobState::Failed),
+            (good, JobState::Done)
+        ]
+    );
+}
+
+#[test]
+fn an_interrupted_job_is_queued_again_after_a_restart_and_finishes() {
+    let sb = Sandbox::new();
+    odd_videos(&sb);
+    let id = {
+        let j = jobs(&sb);
+        let id = j.submit(&request(&sb, &["wide.mp4"])).unwrap();
+        // The process died while this job was transcoding.
+        xingzhan::store::Store::open(&sb.path("db/xingzhan.sqlite3"))
+            .unwrap()
+            .write(|c| {
+                Ok(c.execute(
+                    "UPDATE vcd_jobs SET state = 'transcoding' WHERE id = ?1",
+                    [id],
+                )?)
+            })
+            .unwrap();
+        id
+    };
+    let j = jobs(&sb);
+    assert_eq!(j.recover().unwrap(), 1);
+    assert_eq!(j.get(id).unwrap().state, JobState::Queued);
+    let job = j.run_next().unwrap().unwrap();
+    assert_eq!((job.state, job.attempts), (JobState::Done, 1));
+    assert!(sb.path("discs/disc01.bin").is_file());
+}
+
+#[test]
+fn cancelling_a_running_job_stops_it_and_leaves_no_partial_files() {
+    let sb = Sandbox::new();
+    minute_of_video(&sb);
+    let j = std::sync::Arc::new(jobs(&sb));
+    let id = j.submit(&request(&sb, &["minute.mp4"])).unwrap();
+    let runner = {
+        let j = j.clone();
+        std::thread::Builder::new()
+            .name("vcd-jobs".into())
+            .spawn(move || j.run_next().unwrap().unwrap())
+            .unwrap()
+    };
+    // Wait until it is transcoding and has made progress, then cancel.
+    while j.get(id).unwrap().progress <= 0.0 {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    j.cancel(id).unwrap();
+    let job = runner.join().unwrap();
+    assert_eq!(job.state, JobState::Cancelled);
+    let left: Vec<_> = walk(&sb.path("discs"));
+    assert!(left.is_empty(), "files left behind: {left:?}");
+    assert!(!sb.path("discs/mpeg").exists(), "work folder left behind");
+}
+
+/// Every file below `dir`.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}

@@ -16,10 +16,11 @@ pub struct Migration {
 }
 
 /// Every migration, in order.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "catalog: items, inbox files, reception register, purges, search index",
-    sql: r#"
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "catalog: items, inbox files, reception register, purges, search index",
+        sql: r#"
 CREATE TABLE items (
     id              INTEGER PRIMARY KEY,
     blake3          TEXT NOT NULL UNIQUE,
@@ -94,7 +95,30 @@ CREATE VIRTUAL TABLE items_fts USING fts5(
     text, content = '', contentless_delete = 1, tokenize = 'unicode61 remove_diacritics 0'
 );
 "#,
-}];
+    },
+    Migration {
+        // VCD part (issue 4); the lead renumbers this at merge if needed.
+        version: 2,
+        description: "vcd: disc-making jobs (queued/transcoding/authoring/done/failed/cancelled)",
+        sql: r#"
+CREATE TABLE vcd_jobs (
+    id                  INTEGER PRIMARY KEY,
+    state               TEXT NOT NULL CHECK (state IN
+                            ('queued', 'transcoding', 'authoring', 'done', 'failed', 'cancelled')),
+    request_json        TEXT NOT NULL,
+    progress            REAL NOT NULL DEFAULT 0,
+    message             TEXT NOT NULL DEFAULT '',
+    images_json         TEXT NOT NULL DEFAULT '[]',
+    error               TEXT,
+    cancel_requested    INTEGER NOT NULL DEFAULT 0,
+    attempts            INTEGER NOT NULL DEFAULT 0,
+    created_at          TEXT NOT NULL,
+    updated_at          TEXT NOT NULL
+);
+CREATE INDEX vcd_jobs_state ON vcd_jobs(state, id);
+"#,
+    },
+];
 
 /// The schema version this binary writes.
 pub fn current_version() -> i64 {

@@ -127,11 +127,10 @@ pub fn make(
             for m in &mpegs {
                 let _ = fs::remove_file(m);
             }
+            // Only removed when empty (kept MPEG files of earlier discs stay).
+            let _ = fs::remove_dir(&work);
         }
         bins.push(result?);
-    }
-    if !opts.keep_mpeg {
-        let _ = fs::remove_dir(&work);
     }
     Ok(bins)
 }

@@ -5,7 +5,7 @@
 //! (INFO/ENTRIES/LOT/PSD), `image` (layout, track 1, cue), `author` (the I/O of
 //! authoring), `check` (our sector checker), `probe` (ffprobe), `plan` (which
 //! video goes on which disc), `transcode` (ffmpeg), `make` (videos to images), `menu` (the menu still),
-//! `burn` (cdrdao),
+//! `burn` (cdrdao), `jobs` (queued disc-making jobs in SQLite and their runner),
 //! `cli` (the command line).
 
 pub mod author;
@@ -15,6 +15,7 @@ pub mod cli;
 pub mod error;
 pub mod image;
 pub mod iso9660;
+pub mod jobs;
 pub mod make;
 pub mod menu;
 pub mod mpeg;
