@@ -1066,3 +1066,49 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[test]
+fn menu_disc_is_byte_identical_to_what_vcdxbuild_makes_of_its_description() {
+    // vcdxrip describes our disc (XML + ripped MPEG and still); vcdxbuild,
+    // which lays out and encodes the PBC files on its own, rebuilds it. With
+    // vcdxbuild's PVD date and preparer id ours must be the same bytes.
+    let sb = Sandbox::new();
+    let a = sb.pal_clip("a.mpg", "1", 440);
+    let b = sb.pal_clip("b.mpg", "1", 660);
+    let titles = [
+        "--title",
+        "种植技术：水稻育秧",
+        "--title",
+        "养殖技术：生猪防疫",
+    ];
+    let mut args = vec!["vcd", "author", "-o", "first.bin", "--menu"];
+    args.extend(titles);
+    args.extend(["a.mpg", "b.mpg"]);
+    sb.xingzhan_ok(&args);
+    let cue = sb.path("first.cue");
+    sb.ok(
+        vcdxrip(),
+        &["--cue-file", cue.to_str().unwrap(), "-o", "rip.xml"],
+    );
+    sb.ok(
+        tool("vcdxbuild", "vcdimager"),
+        &["-b", "theirs.bin", "-c", "theirs.cue", "rip.xml"],
+    );
+    let theirs = sb.read("theirs.bin");
+    let (date, preparer) = pvd_identity(&theirs);
+    let mut args = vec![
+        "vcd",
+        "author",
+        "-o",
+        "ours.bin",
+        "--menu",
+        "--create-time",
+        &date,
+        "--preparer-id",
+        &preparer,
+    ];
+    args.extend(titles);
+    args.extend([a.to_str().unwrap(), b.to_str().unwrap()]);
+    sb.xingzhan_ok(&args);
+    assert_same_image(&sb.read("ours.bin"), &theirs);
+}
