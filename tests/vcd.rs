@@ -305,6 +305,31 @@ fn bad_inputs_are_refused_with_the_file_and_the_reason() {
         "{e}"
     );
 
+    // A program end code after the last pack is accepted and not stored.
+    let mut ended = bytes.clone();
+    ended.extend([0, 0, 1, 0xB9]);
+    std::fs::write(sb.path("ended.mpg"), &ended).unwrap();
+    let t = "2026-01-01 00:00:00";
+    sb.xingzhan_ok(&[
+        "vcd",
+        "author",
+        "-o",
+        "ended.bin",
+        "--create-time",
+        t,
+        "ended.mpg",
+    ]);
+    sb.xingzhan_ok(&[
+        "vcd",
+        "author",
+        "-o",
+        "plain.bin",
+        "--create-time",
+        t,
+        "good.mpg",
+    ]);
+    assert!(sb.read("ended.bin") == sb.read("plain.bin"));
+
     // Whole packs but the stream stops inside its data: garbage where a pack should start.
     let mut broken = bytes.clone();
     broken[2324 * 5..2324 * 5 + 4].copy_from_slice(b"RIFF");

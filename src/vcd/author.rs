@@ -94,7 +94,7 @@ fn read_err(path: &Path) -> impl FnOnce(std::io::Error) -> VcdError + '_ {
 
 /// Checks the file's size and first packs before the full scan, to give the
 /// most useful reason for a bad file.
-fn check_framing(path: &Path, size: u64, head: &[u8]) -> Result<(), VcdError> {
+fn check_framing(path: &Path, size: u64, head: &[u8], tail: [u8; 4]) -> Result<(), VcdError> {
     let not_mpeg = |reason: String| VcdError::NotMpeg {
         path: path.to_owned(),
         reason,
@@ -136,7 +136,9 @@ fn check_framing(path: &Path, size: u64, head: &[u8]) -> Result<(), VcdError> {
         });
     }
     let rest = size % PACK_SIZE as u64;
-    if rest != 0 {
+    // A program end code (00 00 01 B9) after the last pack is harmless: it is
+    // not stored (it is not a pack).
+    if rest != 0 && !(rest == 4 && tail == [0, 0, 1, 0xB9]) {
         return Err(VcdError::Truncated {
             path: path.to_owned(),
             size,
@@ -171,7 +173,14 @@ pub fn frame_input(path: &Path) -> Result<u32, VcdError> {
         .take(64 * 1024)
         .read_to_end(&mut head)
         .map_err(read_err(path))?;
-    check_framing(path, size, &head)?;
+    let mut tail = [0u8; 4];
+    if size >= 4 {
+        use std::io::{Seek, SeekFrom};
+        file.seek(SeekFrom::Start(size - 4))
+            .map_err(read_err(path))?;
+        file.read_exact(&mut tail).map_err(read_err(path))?;
+    }
+    check_framing(path, size, &head, tail)?;
     Ok((size / PACK_SIZE as u64).min(u32::MAX as u64) as u32)
 }
 
@@ -414,7 +423,7 @@ fn write_image(
             let sub = image::pack_subheader(k, kind, n == span.packs);
             w.put(sub, pack).map_err(write_err)
         })?;
-        if n != span.packs || size != span.packs as u64 * PACK_SIZE as u64 {
+        if n != span.packs || size / PACK_SIZE as u64 != span.packs as u64 {
             return Err(VcdError::Changed {
                 path: input.path.clone(),
             });

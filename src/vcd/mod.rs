@@ -1,12 +1,15 @@
 //! Village VCDs: VCD 2.0 disc images authored in our own code (see issue 4).
 //!
-//! Modules by concern: `sector` (raw Mode 2 sectors, EDC, ECC), `mpeg` (pack
-//! parser and stream checks), `iso9660` (file system with XA), `vcdfiles`
-//! (INFO/ENTRIES/LOT/PSD), `image` (layout, track 1, cue), `author` (the I/O of
-//! authoring), `check` (our sector checker), `probe` (ffprobe), `plan` (which
-//! video goes on which disc), `transcode` (ffmpeg), `make` (videos to images), `menu` (the menu still),
-//! `burn` (cdrdao), `jobs` (queued disc-making jobs in SQLite and their runner),
-//! `cli` (the command line).
+//! Modules by concern:
+//! - pure encoding: `sector` (raw Mode 2 sectors, EDC, P/Q ECC), `mpeg` (pack
+//!   parser and VCD stream checks), `iso9660` (file system with XA),
+//!   `vcdfiles` (INFO/ENTRIES/LOT/PSD), `image` (layout, track 1, cue sheet),
+//!   `plan` (which video goes on which disc);
+//! - I/O: `author` (MPEG streams to bin/cue), `check` (our sector checker),
+//!   `probe` (ffprobe), `transcode` (ffmpeg via ffmpeg-sidecar), `menu` (the
+//!   menu still), `make` (any videos to disc images), `burn` (cdrdao), `jobs`
+//!   (disc-making jobs in SQLite and their blocking runner);
+//! - `cli` (the `xingzhan vcd` command line) and `error` (`VcdError`).
 
 pub mod author;
 pub mod burn;
