@@ -474,6 +474,57 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Any sector we encode passes our checker at its own LSN, and flipping
+    /// any single bit anywhere in it is caught.
+    #[test]
+    fn every_encoded_sector_checks_and_any_flipped_bit_is_caught(
+        lsn in 0u32..450_000,
+        form2 in any::<bool>(),
+        data in proptest::collection::vec(any::<u8>(), 0..2324),
+        at in 0usize..2352,
+        bit in 0u8..8,
+    ) {
+        use xingzhan::vcd::{check::check_sector, sector};
+        let sub = if form2 { sector::Subheader::new(1, 1, 0x62, 0x0F) } else { sector::Subheader::data(0x08) };
+        let data = if form2 { &data[..] } else { &data[..data.len().min(2048)] };
+        let mut s = [0u8; 2352];
+        sector::encode(lsn, sub, data, &mut s);
+        prop_assert_eq!(check_sector(lsn, &s), Ok(()));
+        s[at] ^= 1 << bit;
+        prop_assert!(check_sector(lsn, &s).is_err(), "flip at byte {} bit {} not caught", at, bit);
+    }
+
+    /// Disc plans keep every video in order, whole unless longer than a disc,
+    /// and never overfill a disc.
+    #[test]
+    fn disc_plans_keep_order_fit_and_cover_every_second(
+        durations in proptest::collection::vec(1.0f64..12_000.0, 1..30),
+        menu in any::<bool>(),
+        small in any::<bool>(),
+    ) {
+        use xingzhan::vcd::{image::DiscSize, plan};
+        let disc = if small { DiscSize::Min74 } else { DiscSize::Min80 };
+        let discs = plan::plan(&durations, disc, menu);
+        let parts: Vec<_> = discs.iter().flat_map(|d| d.parts.iter()).collect();
+        let usable = disc.sectors() as u64 - plan::fixed_sectors(menu);
+        for d in &discs {
+            prop_assert!(d.sectors <= d.capacity && !d.parts.is_empty());
+        }
+        for w in parts.windows(2) {
+            prop_assert!((w[0].video, w[0].number) < (w[1].video, w[1].number), "order kept");
+        }
+        for (v, &secs) in durations.iter().enumerate() {
+            let mine: Vec<_> = parts.iter().filter(|p| p.video == v).collect();
+            let covered: f64 = mine.iter().map(|p| p.length).sum();
+            prop_assert!((covered - secs).abs() < 1e-6);
+            prop_assert_eq!(mine.len() > 1, plan::track_sectors(secs) > usable, "split only when too long");
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------
 // vcd make: transcoding, planning, faults.
 
