@@ -1118,7 +1118,11 @@ fn cancelling_a_running_job_stops_it_and_leaves_no_partial_files() {
             .unwrap()
     };
     // Wait until it is transcoding and has made progress, then cancel.
-    while j.get(id).unwrap().progress <= 0.0 {
+    loop {
+        let job = j.get(id).unwrap();
+        if job.progress > 0.0 || job.state.is_final() {
+            break;
+        }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     j.cancel(id).unwrap();
