@@ -72,13 +72,17 @@ pub struct MenuArgs {
 }
 
 impl MenuArgs {
-    fn options(&self, ffmpeg: &std::path::Path) -> Option<super::menu::MenuOptions> {
+    fn options(
+        &self,
+        ffmpeg: &std::path::Path,
+        config: &VcdConfig,
+    ) -> Option<super::menu::MenuOptions> {
         self.menu.then(|| super::menu::MenuOptions {
             ffmpeg: ffmpeg.to_owned(),
             font: self
                 .menu_font
                 .clone()
-                .unwrap_or_else(|| VcdConfig::default().menu_font),
+                .unwrap_or_else(|| config.menu_font.clone()),
             titles: self.titles.clone(),
         })
     }
@@ -97,7 +101,7 @@ pub fn parse_time(s: &str) -> anyhow::Result<chrono::NaiveDateTime> {
         .with_context(|| format!("--create-time {s:?} is not of the form \"YYYY-MM-DD HH:MM:SS\""))
 }
 
-pub fn author(a: AuthorArgs) -> anyhow::Result<()> {
+pub fn author(a: AuthorArgs, config: &VcdConfig) -> anyhow::Result<()> {
     let mut opts = AuthorOptions::new(a.output);
     opts.cue = a.cue;
     opts.volume_id = a.volume_label;
@@ -111,9 +115,8 @@ pub fn author(a: AuthorArgs) -> anyhow::Result<()> {
     if let Some(t) = a.create_time {
         opts.created = parse_time(&t)?;
     }
-    opts.menu = a
-        .menu
-        .options(&a.ffmpeg.unwrap_or(VcdConfig::default().ffmpeg));
+    let ffmpeg = a.ffmpeg.unwrap_or_else(|| config.ffmpeg.clone());
+    opts.menu = a.menu.options(&ffmpeg, config);
     let done = author::author(&a.inputs, &opts)?;
     for (i, input) in done.inputs.iter().enumerate() {
         let info = &input.info;
@@ -249,16 +252,15 @@ fn print_plan(discs: &[plan::DiscPlan], inputs: &[PathBuf]) {
     }
 }
 
-pub fn make(a: MakeArgs) -> anyhow::Result<()> {
-    let defaults = VcdConfig::default();
-    let ffmpeg = a.ffmpeg.unwrap_or(defaults.ffmpeg);
+pub fn make(a: MakeArgs, config: &VcdConfig) -> anyhow::Result<()> {
+    let ffmpeg = a.ffmpeg.unwrap_or_else(|| config.ffmpeg.clone());
     let opts = MakeOptions {
-        menu: a.menu.options(&ffmpeg),
+        menu: a.menu.options(&ffmpeg, config),
         out_dir: a.out_dir,
         standard: a.standard,
         disc: a.disc,
         ffmpeg,
-        ffprobe: a.ffprobe.unwrap_or(defaults.ffprobe),
+        ffprobe: a.ffprobe.unwrap_or_else(|| config.ffprobe.clone()),
         dry_run: a.dry_run,
         keep_mpeg: a.keep_mpeg,
     };
@@ -335,13 +337,12 @@ pub struct BurnArgs {
     pub cdrdao: Option<PathBuf>,
 }
 
-pub fn burn(a: BurnArgs) -> anyhow::Result<()> {
-    let defaults = VcdConfig::default();
+pub fn burn(a: BurnArgs, config: &VcdConfig) -> anyhow::Result<()> {
     let device = super::burn::burn(&super::burn::BurnOptions {
         cue: a.cue.clone(),
         device: a.device,
-        speed: a.speed.unwrap_or(defaults.burn_speed),
-        cdrdao: a.cdrdao.unwrap_or(defaults.cdrdao),
+        speed: a.speed.unwrap_or(config.burn_speed),
+        cdrdao: a.cdrdao.unwrap_or_else(|| config.cdrdao.clone()),
         dev_dir: "/dev".into(),
     })?;
     println!("burned {} on {}", a.cue.display(), device.display());

@@ -81,12 +81,18 @@ pub enum VcdCommand {
     Check(cli::CheckArgs),
 }
 
-/// Runs a `xingzhan vcd` subcommand.
+/// Runs a `xingzhan vcd` subcommand with the built-in `[vcd]` defaults.
 pub fn run(args: VcdArgs) -> anyhow::Result<()> {
+    run_with(args, &VcdConfig::default())
+}
+
+/// Runs a `xingzhan vcd` subcommand with the `[vcd]` section of the loaded
+/// configuration (command-line flags still win).
+pub fn run_with(args: VcdArgs, config: &VcdConfig) -> anyhow::Result<()> {
     match args.command {
-        VcdCommand::Author(a) => cli::author(*a),
+        VcdCommand::Author(a) => cli::author(*a, config),
         VcdCommand::Check(a) => cli::check(a),
-        VcdCommand::Make(a) => cli::make(*a),
-        VcdCommand::Burn(a) => cli::burn(a),
+        VcdCommand::Make(a) => cli::make(*a, config),
+        VcdCommand::Burn(a) => cli::burn(a, config),
     }
 }
