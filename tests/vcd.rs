@@ -1077,31 +1077,44 @@ fn jobs_run_to_done_fail_with_a_reason_and_cancel_when_queued() {
     );
 }
 
+/// Simulates a crash: the job's row is left in `state` after `attempts` runs.
+fn crash(sb: &Sandbox, id: i64, state: &str, attempts: i64) {
+    xingzhan::store::Store::open(&sb.path("db/xingzhan.sqlite3"))
+        .unwrap()
+        .write(|c| {
+            let sql = "UPDATE vcd_jobs SET state = ?2, attempts = ?3 WHERE id = ?1";
+            Ok(c.execute(sql, rusqlite::params![id, state, attempts])?)
+        })
+        .unwrap();
+}
+
 #[test]
-fn an_interrupted_job_is_queued_again_after_a_restart_and_finishes() {
+fn an_interrupted_job_is_queued_again_after_a_restart_and_resumes() {
     let sb = Sandbox::new();
     odd_videos(&sb);
-    let id = {
-        let j = jobs(&sb);
-        let id = j.submit(&request(&sb, &["wide.mp4"])).unwrap();
-        // The process died while this job was transcoding.
-        xingzhan::store::Store::open(&sb.path("db/xingzhan.sqlite3"))
-            .unwrap()
-            .write(|c| {
-                Ok(c.execute(
-                    "UPDATE vcd_jobs SET state = 'transcoding' WHERE id = ?1",
-                    [id],
-                )?)
-            })
-            .unwrap();
-        id
-    };
+    let id = jobs(&sb).submit(&request(&sb, &["wide.mp4"])).unwrap();
+    // The process died while the job was transcoding: it runs again in full.
+    crash(&sb, id, "transcoding", 1);
     let j = jobs(&sb);
     assert_eq!(j.recover().unwrap(), 1);
     assert_eq!(j.get(id).unwrap().state, JobState::Queued);
     let job = j.run_next().unwrap().unwrap();
-    assert_eq!((job.state, job.attempts), (JobState::Done, 1));
-    assert!(sb.path("discs/disc01.bin").is_file());
+    assert_eq!((job.state, job.attempts), (JobState::Done, 2));
+    let bin = sb.path("discs/disc01.bin");
+    let written = std::fs::metadata(&bin).unwrap().modified().unwrap();
+
+    // It died again after the image was written: the image is reused.
+    crash(&sb, id, "authoring", 2);
+    let j = jobs(&sb);
+    assert_eq!(j.recover().unwrap(), 1);
+    let job = j.run_next().unwrap().unwrap();
+    assert_eq!((job.state, job.attempts), (JobState::Done, 3));
+    assert_eq!(job.images, [bin.clone()]);
+    assert_eq!(
+        std::fs::metadata(&bin).unwrap().modified().unwrap(),
+        written,
+        "the image was made again"
+    );
 }
 
 #[test]

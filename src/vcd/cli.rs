@@ -199,6 +199,9 @@ pub struct MakeArgs {
     /// Keep the transcoded MPEG files in DIR/mpeg.
     #[arg(long)]
     pub keep_mpeg: bool,
+    /// Reuse finished disc images and MPEG files an interrupted run left in DIR.
+    #[arg(long)]
+    pub resume: bool,
     #[command(flatten)]
     pub menu: MenuArgs,
     /// Videos in any format ffmpeg reads, in playing order.
@@ -263,6 +266,7 @@ pub fn make(a: MakeArgs, config: &VcdConfig) -> anyhow::Result<()> {
         ffprobe: a.ffprobe.unwrap_or_else(|| config.ffprobe.clone()),
         dry_run: a.dry_run,
         keep_mpeg: a.keep_mpeg,
+        resume: a.resume,
     };
     let cancel = cancel_on_signal();
     let mut last_pct = u64::MAX;

@@ -4,8 +4,8 @@
 //! A job is one `vcd make` request. The runner is meant for one named thread:
 //! [`Jobs::run`] takes the oldest queued job, runs it, records the outcome, and
 //! repeats until told to stop. After a restart [`Jobs::recover`] puts jobs that
-//! were interrupted back in the queue (they start again from the beginning;
-//! `make` overwrites its own partial files). Progress is written at most once a
+//! were interrupted back in the queue; their next run reuses the disc images
+//! and MPEG files the first run finished (`make` resume) and redoes the rest. Progress is written at most once a
 //! second. Cancelling a queued job ends it at once; a running one stops at the
 //! next progress tick (ffmpeg is asked to quit, partial files are removed).
 
@@ -377,6 +377,8 @@ impl Jobs {
             ffprobe: self.config.ffprobe.clone(),
             dry_run: false,
             keep_mpeg: false,
+            // A job run again after a restart reuses what the first run finished.
+            resume: job.attempts > 1,
             menu: r.menu.then(|| MenuOptions {
                 ffmpeg: self.config.ffmpeg.clone(),
                 font: self.config.menu_font.clone(),

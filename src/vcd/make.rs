@@ -33,6 +33,10 @@ pub struct MakeOptions {
     pub keep_mpeg: bool,
     /// Add a menu; its titles are per input video (default: file names).
     pub menu: Option<MenuOptions>,
+    /// Reuse what an interrupted run of the same request left: finished disc
+    /// images (bin and cue) and finished MPEG files (both are only renamed
+    /// into place when complete).
+    pub resume: bool,
 }
 
 /// What `make` reports while it works.
@@ -147,9 +151,23 @@ fn make_disc(
     on_event: &mut dyn FnMut(MakeEvent),
     mpegs: &mut Vec<PathBuf>,
 ) -> Result<PathBuf, VcdError> {
+    let bin = opts.out_dir.join(format!("disc{:02}.bin", n + 1));
+    if opts.resume && bin.is_file() && bin.with_extension("cue").is_file() {
+        let sectors = fs::metadata(&bin).map_or(0, |m| m.len() / 2352);
+        on_event(MakeEvent::Authored {
+            disc: n,
+            bin: &bin,
+            free_seconds: (opts.disc.sectors() as u64).saturating_sub(sectors) / 75,
+        });
+        return Ok(bin);
+    }
     for (k, part) in disc.parts.iter().enumerate() {
         let input = &inputs[part.video];
         let output = work.join(format!("disc{:02}-track{:02}.mpg", n + 1, k + 1));
+        if opts.resume && output.is_file() {
+            mpegs.push(output);
+            continue;
+        }
         let split = part.of > 1;
         let t = Transcode {
             ffmpeg: opts.ffmpeg.clone(),
@@ -171,7 +189,6 @@ fn make_disc(
             })
         })?;
     }
-    let bin = opts.out_dir.join(format!("disc{:02}.bin", n + 1));
     let mut a = AuthorOptions::new(bin);
     a.disc = opts.disc;
     a.cancel = Some(cancel.clone());
