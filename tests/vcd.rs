@@ -1109,7 +1109,7 @@ fn an_interrupted_job_is_queued_again_after_a_restart_and_resumes() {
     assert_eq!(j.recover().unwrap(), 1);
     let job = j.run_next().unwrap().unwrap();
     assert_eq!((job.state, job.attempts), (JobState::Done, 3));
-    assert_eq!(job.images, [bin.clone()]);
+    assert_eq!(job.images, std::slice::from_ref(&bin));
     assert_eq!(
         std::fs::metadata(&bin).unwrap().modified().unwrap(),
         written,
