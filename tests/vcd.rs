@@ -391,6 +391,13 @@ fn bad_inputs_are_refused_with_the_file_and_the_reason() {
     let e = refused(&sb, &["fast.mpg"], &[]);
     assert!(e.contains("fast.mpg") && e.contains("over the VCD"), "{e}");
 
+    sb.pal_clip_with("48k.mpg", "1", "sine=sample_rate=48000", &["-ar", "48000"]);
+    let e = refused(&sb, &["48k.mpg"], &[]);
+    assert!(
+        e.contains("48k.mpg") && e.contains("audio is MPEG-1 Layer 2 at 48000 Hz"),
+        "{e}"
+    );
+
     sb.ntsc_clip("ntsc.mpg", "1");
     let e = refused(&sb, &["good.mpg", "ntsc.mpg"], &[]);
     assert!(
@@ -1029,6 +1036,7 @@ fn request(sb: &Sandbox, inputs: &[&str]) -> JobRequest {
         disc: xingzhan::vcd::image::DiscSize::Min80,
         menu: true,
         titles: vec!["种植技术".into()],
+        chapters_every: Some(1.0),
     }
 }
 
@@ -1050,6 +1058,20 @@ fn jobs_run_to_done_fail_with_a_reason_and_cancel_when_queued() {
     );
     assert_eq!(done.images, [sb.path("discs/disc01.bin")]);
     sb.xingzhan_ok(&["vcd", "check", "discs/disc01.bin"]);
+    // Menu and chapters (every second) as requested.
+    let dump = sb.ok(vcd_info(), &["-B", "-i", "discs/disc01.cue"]);
+    assert!(dump.contains("selection list descriptor"), "{dump}");
+    let entries: usize = dump
+        .split("entries: ")
+        .nth(1)
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(entries > 2, "no chapter entries:\n{dump}");
 
     let failed = j.run_next().unwrap().unwrap();
     assert_eq!((failed.id, failed.state), (bad, JobState::Failed));
@@ -1204,4 +1226,23 @@ fn menu_disc_is_byte_identical_to_what_vcdxbuild_makes_of_its_description() {
     args.extend([a.to_str().unwrap(), b.to_str().unwrap()]);
     sb.xingzhan_ok(&args);
     assert_same_image(&sb.read("ours.bin"), &theirs);
+}
+
+#[test]
+fn silent_or_very_short_tracks_are_authored_with_a_warning() {
+    let sb = Sandbox::new();
+    sb.pal_clip_video_only("quiet.mpg", "1");
+    sb.pal_clip("long.mpg", "4", 440);
+    let out = sb.xingzhan(&["vcd", "author", "-o", "disc.bin", "quiet.mpg", "long.mpg"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("warning: track 2 (quiet.mpg) has no sound"),
+        "{err}"
+    );
+    assert!(
+        err.contains("warning: track 2 (quiet.mpg) is shorter than 4 seconds"),
+        "{err}"
+    );
+    assert!(!err.contains("track 3"), "{err}");
 }

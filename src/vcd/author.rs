@@ -83,6 +83,32 @@ pub struct Authored {
     pub inputs: Vec<Input>,
     /// Sectors still free on the chosen disc.
     pub free_sectors: u32,
+    /// Things that may trouble some players or burners (the image is valid).
+    pub warnings: Vec<String>,
+}
+
+/// Tracks shorter than this (4 s, from INDEX 01) break the CD rules; cdrdao
+/// refuses to burn them without --force.
+const MIN_TRACK_SECTORS: u32 = 300;
+
+/// Warnings about a finished disc of `inputs`.
+pub fn warnings(inputs: &[Input]) -> Vec<String> {
+    let mut w = Vec::new();
+    for (i, input) in inputs.iter().enumerate() {
+        let track = i + 2;
+        let p = input.path.display();
+        if input.info.audio.is_none() {
+            w.push(format!(
+                "track {track} ({p}) has no sound; VCD 2.0 expects an audio stream"
+            ));
+        }
+        if input.info.packs + image::FRONT_MARGIN + image::REAR_MARGIN < MIN_TRACK_SECTORS {
+            w.push(format!(
+                "track {track} ({p}) is shorter than 4 seconds; CD burners (cdrdao) refuse such tracks"
+            ));
+        }
+    }
+    w
 }
 
 fn read_err(path: &Path) -> impl FnOnce(std::io::Error) -> VcdError + '_ {
@@ -500,6 +526,7 @@ pub fn author(inputs: &[PathBuf], opts: &AuthorOptions) -> Result<Authored, VcdE
         bin,
         cue,
         sectors,
+        warnings: warnings(&checked),
         inputs: checked,
         free_sectors: opts.disc.sectors().saturating_sub(sectors),
     })

@@ -134,6 +134,9 @@ pub fn author(a: AuthorArgs, config: &VcdConfig) -> anyhow::Result<()> {
             }
         );
     }
+    for w in &done.warnings {
+        eprintln!("warning: {w}");
+    }
     println!(
         "wrote {} and {}: {} sectors ({} bytes); {} of a {}-minute disc left",
         done.bin.display(),
@@ -202,6 +205,9 @@ pub struct MakeArgs {
     /// Reuse finished disc images and MPEG files an interrupted run left in DIR.
     #[arg(long)]
     pub resume: bool,
+    /// Add an entry point (chapter) every SECS seconds at the next I-frame.
+    #[arg(long, value_name = "SECS")]
+    pub chapters_every: Option<f64>,
     #[command(flatten)]
     pub menu: MenuArgs,
     /// Videos in any format ffmpeg reads, in playing order.
@@ -267,6 +273,7 @@ pub fn make(a: MakeArgs, config: &VcdConfig) -> anyhow::Result<()> {
         dry_run: a.dry_run,
         keep_mpeg: a.keep_mpeg,
         resume: a.resume,
+        chapters_every: a.chapters_every,
     };
     let cancel = cancel_on_signal();
     let mut last_pct = u64::MAX;

@@ -38,6 +38,9 @@ pub struct JobRequest {
     /// Menu titles per input video (default: file names).
     #[serde(default)]
     pub titles: Vec<String>,
+    /// Seconds between chapter entry points, if any.
+    #[serde(default)]
+    pub chapters_every: Option<f64>,
 }
 
 /// Where a job is.
@@ -142,6 +145,7 @@ fn row_to_job(r: &rusqlite::Row) -> rusqlite::Result<(Job, String, String, Strin
                 disc: DiscSize::Min80,
                 menu: false,
                 titles: Vec::new(),
+                chapters_every: None,
             },
             progress: r.get(3)?,
             message: r.get(4)?,
@@ -379,6 +383,7 @@ impl Jobs {
             keep_mpeg: false,
             // A job run again after a restart reuses what the first run finished.
             resume: job.attempts > 1,
+            chapters_every: r.chapters_every,
             menu: r.menu.then(|| MenuOptions {
                 ffmpeg: self.config.ffmpeg.clone(),
                 font: self.config.menu_font.clone(),

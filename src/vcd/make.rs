@@ -37,6 +37,8 @@ pub struct MakeOptions {
     /// images (bin and cue) and finished MPEG files (both are only renamed
     /// into place when complete).
     pub resume: bool,
+    /// Seconds between chapter entry points on each track, if any.
+    pub chapters_every: Option<f64>,
 }
 
 /// What `make` reports while it works.
@@ -192,6 +194,7 @@ fn make_disc(
     let mut a = AuthorOptions::new(bin);
     a.disc = opts.disc;
     a.cancel = Some(cancel.clone());
+    a.chapters_every = opts.chapters_every;
     a.volume_id = format!("VIDEOCD_{:02}", n + 1);
     a.menu = opts.menu.as_ref().map(|m| MenuOptions {
         titles: disc

@@ -124,6 +124,14 @@ impl Sandbox {
     /// A PAL VCD clip (`-target pal-vcd`) of `secs` seconds with a tone.
     pub fn pal_clip(&self, name: &str, secs: &str, tone: u32) -> PathBuf {
         let sine = format!("sine=frequency={tone}:sample_rate=44100");
+        self.pal_clip_with(name, secs, &sine, &[])
+    }
+
+    /// A `-target pal-vcd` clip with the given lavfi audio source and extra
+    /// output options (which override the target's).
+    pub fn pal_clip_with(&self, name: &str, secs: &str, audio: &str, extra: &[&str]) -> PathBuf {
+        let mut args = vec!["-t", secs, "-target", "pal-vcd"];
+        args.extend_from_slice(extra);
         self.ffmpeg(
             name,
             &[
@@ -134,9 +142,9 @@ impl Sandbox {
                 "-f",
                 "lavfi",
                 "-i",
-                &sine,
+                audio,
             ],
-            &["-t", secs, "-target", "pal-vcd"],
+            &args,
         )
     }
 
