@@ -1246,3 +1246,40 @@ fn silent_or_very_short_tracks_are_authored_with_a_warning() {
     );
     assert!(!err.contains("track 3"), "{err}");
 }
+
+#[test]
+fn a_part_of_a_split_video_is_transcoded_from_its_start_for_its_length() {
+    // How `make` cuts a video longer than a disc: each part transcoded on its
+    // own from -ss START for -t LENGTH, so it starts with a new GOP.
+    let sb = Sandbox::new();
+    odd_videos(&sb);
+    let mut t = job(&sb, ffmpeg(), sb.path("wide.mp4"));
+    t.start = Some(0.5);
+    t.length = Some(1.0);
+    t.output = sb.path("part.mpg");
+    transcode::run(&t, &AtomicBool::new(false), &mut |_| {}).unwrap();
+    let info = mpeg::scan_stream(&sb.read("part.mpg")).unwrap();
+    // About 75 packs per second plus the mux preload.
+    assert!(
+        (70..=140).contains(&info.packs),
+        "{} packs for 1 s",
+        info.packs
+    );
+    assert_eq!(info.standard, Standard::Pal);
+    // It opens with an access point: sequence header, GOP and I-picture.
+    assert_eq!(info.access_points.first().map(|a| a.pts), info.first_pts);
+    let duration = sb.ok(
+        tool("ffprobe", "ffmpeg"),
+        &[
+            "-v",
+            "error",
+            "-show_entries",
+            "format=duration",
+            "-of",
+            "csv=p=0",
+            "part.mpg",
+        ],
+    );
+    let d: f64 = duration.trim().parse().unwrap();
+    assert!((0.9..1.3).contains(&d), "duration {d}");
+}
