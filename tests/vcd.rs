@@ -1283,3 +1283,30 @@ fn a_part_of_a_split_video_is_transcoded_from_its_start_for_its_length() {
     let d: f64 = duration.trim().parse().unwrap();
     assert!((0.9..1.3).contains(&d), "duration {d}");
 }
+
+#[test]
+fn make_reads_a_video_with_a_gbk_file_name() {
+    use std::os::unix::ffi::OsStrExt;
+    let sb = Sandbox::new();
+    odd_videos(&sb);
+    // "种植.mp4" written by a receiver in GBK: not valid UTF-8.
+    let name = std::ffi::OsStr::from_bytes(b"\xd6\xd6\xd6\xb2.mp4");
+    std::fs::copy(sb.path("wide.mp4"), sb.dir.path().join(name)).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_xingzhan"))
+        .args(["vcd", "make", "--menu", "-o", "out"])
+        .arg(name)
+        .current_dir(sb.dir.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    sb.xingzhan_ok(&["vcd", "check", "out/disc01.bin"]);
+    assert_eq!(
+        xingzhan::vcd::menu::title_of(std::path::Path::new(name)),
+        "种植"
+    );
+}

@@ -363,14 +363,7 @@ fn titles(given: &[String], inputs: &[PathBuf]) -> Result<Vec<String>, VcdError>
     Ok(inputs
         .iter()
         .enumerate()
-        .map(|(i, p)| {
-            given.get(i).cloned().unwrap_or_else(|| {
-                p.file_stem().map_or_else(
-                    || format!("{}", i + 1),
-                    |s| s.to_string_lossy().into_owned(),
-                )
-            })
-        })
+        .map(|(i, p)| given.get(i).cloned().unwrap_or_else(|| menu::title_of(p)))
         .collect())
 }
 

@@ -13,7 +13,7 @@ use std::sync::atomic::AtomicBool;
 use super::author::{self, AuthorOptions};
 use super::error::VcdError;
 use super::image::DiscSize;
-use super::menu::MenuOptions;
+use super::menu::{self, MenuOptions};
 use super::mpeg::Standard;
 use super::plan::{self, DiscPlan};
 use super::probe::{self, Probe};
@@ -202,11 +202,11 @@ fn make_disc(
             .iter()
             .map(|p| {
                 let input = &inputs[p.video];
-                let title = m.titles.get(p.video).cloned().unwrap_or_else(|| {
-                    input
-                        .file_stem()
-                        .map_or_else(String::new, |s| s.to_string_lossy().into_owned())
-                });
+                let title = m
+                    .titles
+                    .get(p.video)
+                    .cloned()
+                    .unwrap_or_else(|| menu::title_of(input));
                 if p.of > 1 {
                     format!("{title}（{}/{}）", p.number, p.of)
                 } else {

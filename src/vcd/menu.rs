@@ -45,6 +45,15 @@ pub fn canvas(standard: Standard) -> (u32, u32) {
     }
 }
 
+/// A menu title from a file name: its stem, decoded as UTF-8 or else GB18030
+/// (receivers often write GBK names).
+pub fn title_of(path: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    path.file_stem()
+        .map(|s| crate::paths::display_bytes(s.as_bytes()))
+        .unwrap_or_default()
+}
+
 /// Lays out the heading and the numbered titles (one or two columns).
 pub fn layout(titles: &[String], standard: Standard) -> Vec<Line> {
     let (w, h) = canvas(standard);
@@ -270,6 +279,15 @@ mod tests {
                 "{l:?}"
             );
         }
+    }
+
+    #[test]
+    fn titles_come_from_utf8_or_gbk_file_names() {
+        use std::os::unix::ffi::OsStrExt;
+        assert_eq!(title_of(Path::new("/v/种植技术.mp4")), "种植技术");
+        // "种植" in GBK.
+        let gbk = Path::new(std::ffi::OsStr::from_bytes(b"/v/\xd6\xd6\xd6\xb2.mp4"));
+        assert_eq!(title_of(gbk), "种植");
     }
 
     #[test]

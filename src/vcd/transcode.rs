@@ -8,6 +8,7 @@
 //! read on another. Cancelling sends `q` (ffmpeg's own quit), killing it if it
 //! does not stop. Output goes to a hidden `.part` file renamed when complete.
 
+use std::ffi::OsString;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -49,33 +50,36 @@ pub fn video_filter(standard: Standard) -> String {
 }
 
 /// The ffmpeg arguments (without the program) for `t`, writing to `output`.
-pub fn ffmpeg_args(t: &Transcode, output: &Path) -> Vec<String> {
-    let mut a: Vec<String> = ["-hide_banner", "-nostats", "-y"]
-        .map(String::from)
-        .to_vec();
+pub fn ffmpeg_args(t: &Transcode, output: &Path) -> Vec<OsString> {
+    // Paths stay OsStrings: file names need not be UTF-8 (GBK names exist).
+    let mut a: Vec<OsString> = Vec::new();
+    let mut push = |items: &[&str]| a.extend(items.iter().map(OsString::from));
+    push(&["-hide_banner", "-nostats", "-y"]);
     if let Some(s) = t.start {
-        a.extend(["-ss".into(), format!("{s:.3}")]);
+        push(&["-ss", &format!("{s:.3}")]);
     }
-    a.extend(["-i".into(), t.input.display().to_string()]);
+    push(&["-i"]);
+    a.push(t.input.clone().into_os_string());
+    let mut push = |items: &[&str]| a.extend(items.iter().map(OsString::from));
     if !t.has_audio {
-        a.extend(["-f", "lavfi", "-i", "anullsrc=r=44100:cl=stereo"].map(String::from));
+        push(&["-f", "lavfi", "-i", "anullsrc=r=44100:cl=stereo"]);
     }
     if let Some(l) = t.length {
-        a.extend(["-t".into(), format!("{l:.3}")]);
+        push(&["-t", &format!("{l:.3}")]);
     }
-    a.extend(["-map", "0:v:0"].map(String::from));
+    push(&["-map", "0:v:0"]);
     if t.has_audio {
-        a.extend(["-map", "0:a:0"].map(String::from));
+        push(&["-map", "0:a:0"]);
     } else {
-        a.extend(["-map", "1:a:0", "-shortest"].map(String::from));
+        push(&["-map", "1:a:0", "-shortest"]);
     }
-    a.extend(["-vf".into(), video_filter(t.standard)]);
+    push(&["-vf", &video_filter(t.standard)]);
     let target = match t.standard {
         Standard::Pal => "pal-vcd",
         Standard::Ntsc => "ntsc-vcd",
     };
-    a.extend(["-target", target, "-progress", "pipe:1", "-f", "vcd"].map(String::from));
-    a.push(output.display().to_string());
+    push(&["-target", target, "-progress", "pipe:1", "-f", "vcd"]);
+    a.push(output.as_os_str().to_owned());
     a
 }
 
@@ -242,7 +246,11 @@ mod tests {
             length: Some(30.0),
             has_audio: false,
         };
-        let a = ffmpeg_args(&t, Path::new(".out.mpg.part")).join(" ");
+        let a: Vec<String> = ffmpeg_args(&t, Path::new(".out.mpg.part"))
+            .iter()
+            .map(|s| s.to_string_lossy().into_owned())
+            .collect();
+        let a = a.join(" ");
         assert!(
             a.contains("-ss 60.000 -i in.mkv -f lavfi -i anullsrc=r=44100:cl=stereo -t 30.000")
         );
