@@ -449,8 +449,8 @@ impl Jobs {
                 if let Err(e) = self.update(job.id, state, progress, &message) {
                     store_error.get_or_insert(e);
                 }
-                if self.get(job.id).is_ok_and(|j| j.state == state) && self.cancel_requested(job.id)
-                {
+                // A cancel may come from another process sharing the database.
+                if self.cancel_requested(job.id) {
                     cancel.store(true, Ordering::Relaxed);
                 }
             }
