@@ -391,6 +391,14 @@ fn bad_inputs_are_refused_with_the_file_and_the_reason() {
     let e = refused(&sb, &["fast.mpg"], &[]);
     assert!(e.contains("fast.mpg") && e.contains("over the VCD"), "{e}");
 
+    // vcdimager's own still-picture test stream is not a motion video track.
+    std::fs::copy(peer_dir().join("item0000.m1p"), sb.path("still.m1p")).unwrap();
+    let e = refused(&sb, &["still.m1p"], &[]);
+    assert!(
+        e.contains("still.m1p") && e.contains("a still picture"),
+        "{e}"
+    );
+
     sb.pal_clip_with("48k.mpg", "1", "sine=sample_rate=48000", &["-ar", "48000"]);
     let e = refused(&sb, &["48k.mpg"], &[]);
     assert!(
