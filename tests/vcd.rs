@@ -431,36 +431,43 @@ fn bad_inputs_are_refused_with_the_file_and_the_reason() {
     );
 }
 
+/// Runs `xingzhan ARGS` with a file size limit of 200 KiB (SIGXFSZ ignored, so
+/// writes fail with EFBIG as on a full disk); returns its stderr.
+fn with_full_disk(sb: &Sandbox, args: &[&str]) -> String {
+    let script = "trap '' XFSZ; ulimit -f 400; exec \"$0\" \"$@\"";
+    let mut all = vec!["-c", script, env!("CARGO_BIN_EXE_xingzhan")];
+    all.extend_from_slice(args);
+    let out = sb.run("sh", &all);
+    assert!(!out.status.success());
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 #[test]
 fn a_full_disk_during_authoring_fails_cleanly_and_removes_the_partial_image() {
     let sb = Sandbox::new();
     sb.pal_clip("a.mpg", "2", 440);
-    // A file size limit of 200 KiB (SIGXFSZ ignored, so writes fail with EFBIG).
-    let script = "trap '' XFSZ; ulimit -f 400; exec \"$0\" \"$@\"";
-    let out = sb.run(
-        "sh",
-        &[
-            "-c",
-            script,
-            env!("CARGO_BIN_EXE_xingzhan"),
-            "vcd",
-            "author",
-            "-o",
-            "out.bin",
-            "a.mpg",
-        ],
-    );
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
+    let err = with_full_disk(&sb, &["vcd", "author", "-o", "out.bin", "a.mpg"]);
     assert!(
         err.contains("cannot write") && err.contains("out.bin"),
         "{err}"
     );
-    let names: Vec<String> = std::fs::read_dir(sb.dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    assert_eq!(names, ["a.mpg"]);
+    assert_eq!(only_files(&sb), ["a.mpg"]);
+}
+
+#[test]
+fn a_full_disk_during_transcoding_says_so_and_leaves_nothing() {
+    let sb = Sandbox::new();
+    odd_videos(&sb);
+    let err = with_full_disk(&sb, &["vcd", "make", "-o", "out", "wide.mp4"]);
+    assert!(
+        err.contains("no room to write") && err.contains("free some space"),
+        "{err}"
+    );
+    assert!(
+        walk(&sb.path("out")).is_empty(),
+        "{:?}",
+        walk(&sb.path("out"))
+    );
 }
 
 proptest! {

@@ -96,6 +96,10 @@ pub enum VcdError {
         "ffmpeg was killed ({how}) while transcoding {path}; partial output removed, run the command again"
     )]
     Killed { path: PathBuf, how: String },
+    #[error(
+        "no room to write {path}: {message}; free some space and run again (partial output removed)"
+    )]
+    OutputFull { path: PathBuf, message: String },
     #[error("cancelled; partial output removed")]
     Cancelled,
     #[error(

@@ -225,6 +225,20 @@ fn run_to(
         .last()
         .cloned()
         .unwrap_or_else(|| format!("ffmpeg exited with {status}"));
+    // Out of room for the output: say so instead of blaming the input.
+    if [
+        "No space left on device",
+        "File too large",
+        "Disk quota exceeded",
+    ]
+    .iter()
+    .any(|m| message.contains(m))
+    {
+        return Err(VcdError::OutputFull {
+            path: t.output.clone(),
+            message,
+        });
+    }
     Err(VcdError::Transcode {
         path: t.input.clone(),
         message,
