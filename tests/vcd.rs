@@ -1325,3 +1325,39 @@ fn make_reads_a_video_with_a_gbk_file_name() {
         "种植"
     );
 }
+
+#[test]
+fn a_damaged_but_readable_video_is_transcoded_with_a_warning() {
+    let sb = Sandbox::new();
+    sb.ffmpeg(
+        "fs.mp4",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=320x240:rate=25",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine",
+        ],
+        &["-t", "4", "-movflags", "+faststart"],
+    );
+    // Overwrite the middle third of the media data with noise (index intact).
+    let mut bytes = sb.read("fs.mp4");
+    let n = bytes.len();
+    let mut x: u32 = 12345;
+    for b in &mut bytes[n / 3..n / 2] {
+        x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        *b = (x >> 16) as u8;
+    }
+    std::fs::write(sb.path("damaged.mp4"), &bytes).unwrap();
+    let out = sb.xingzhan(&["vcd", "make", "-o", "out", "damaged.mp4"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("warning: ffmpeg reported") && err.contains("damaged.mp4"),
+        "{err}"
+    );
+    sb.xingzhan_ok(&["vcd", "check", "out/disc01.bin"]);
+}

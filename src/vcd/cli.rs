@@ -306,6 +306,19 @@ pub fn make(a: MakeArgs, config: &VcdConfig) -> anyhow::Result<()> {
                 }
             }
         }
+        MakeEvent::Damaged {
+            path,
+            errors,
+            first,
+        } => {
+            if tty {
+                eprintln!();
+            }
+            eprintln!(
+                "warning: ffmpeg reported {errors} error(s) while reading {} (first: {first}); the disc may show glitches there",
+                path.display()
+            );
+        }
         MakeEvent::Authoring { disc } => {
             last_pct = u64::MAX;
             if tty {

@@ -118,6 +118,9 @@ pub enum JobError {
 
 type Result<T, E = JobError> = std::result::Result<T, E>;
 
+/// What running a job gave: the images and warnings, or why not.
+type MadeOrNot = std::result::Result<(Vec<PathBuf>, Vec<String>), VcdError>;
+
 /// The job table and the runner.
 pub struct Jobs {
     store: Store,
@@ -300,10 +303,13 @@ impl Jobs {
         Ok(())
     }
 
-    fn finish(&self, id: i64, outcome: std::result::Result<Vec<PathBuf>, VcdError>) -> Result<()> {
+    fn finish(&self, id: i64, outcome: MadeOrNot) -> Result<()> {
         let (state, images, error, message) = match outcome {
-            Ok(images) => {
-                let m = format!("{} disc image(s) ready", images.len());
+            Ok((images, warnings)) => {
+                let mut m = format!("{} disc image(s) ready", images.len());
+                if !warnings.is_empty() {
+                    m += &format!("; may show glitches: {}", warnings.join("; "));
+                }
                 (JobState::Done, images, None, m)
             }
             Err(VcdError::Cancelled) => (JobState::Cancelled, Vec::new(), None, "cancelled".into()),
@@ -367,11 +373,7 @@ impl Jobs {
         Ok(Some(self.get(id)?))
     }
 
-    fn execute(
-        &self,
-        job: &Job,
-        cancel: &Arc<AtomicBool>,
-    ) -> Result<std::result::Result<Vec<PathBuf>, VcdError>> {
+    fn execute(&self, job: &Job, cancel: &Arc<AtomicBool>) -> Result<MadeOrNot> {
         let r = &job.request;
         let opts = MakeOptions {
             out_dir: r.out_dir.clone(),
@@ -395,6 +397,7 @@ impl Jobs {
         let mut total = 0.0f64;
         let mut last_write = Instant::now() - Duration::from_secs(10);
         let mut store_error = None;
+        let mut warnings: Vec<String> = Vec::new();
         let mut on_event = |e: MakeEvent| {
             let update = match e {
                 MakeEvent::Planned { discs } => {
@@ -441,6 +444,10 @@ impl Jobs {
                     true,
                 )),
                 MakeEvent::Probed { .. } => None,
+                MakeEvent::Damaged { path, errors, .. } => {
+                    warnings.push(format!("{} error(s) reading {}", errors, path.display()));
+                    None
+                }
             };
             if let Some((state, progress, message, always)) = update
                 && (always || last_write.elapsed() >= Duration::from_secs(1))
@@ -459,7 +466,8 @@ impl Jobs {
         if let Some(e) = store_error {
             return Err(e);
         }
-        Ok(outcome)
+        // Damaged inputs ffmpeg worked around are noted in the final message.
+        Ok(outcome.map(|images| (images, warnings)))
     }
 
     fn cancel_requested(&self, id: i64) -> bool {

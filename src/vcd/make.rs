@@ -58,6 +58,13 @@ pub enum MakeEvent<'a> {
         done: f64,
         total: f64,
     },
+    /// ffmpeg finished a video but logged errors (a damaged input it worked
+    /// around); the disc may show glitches there.
+    Damaged {
+        path: &'a Path,
+        errors: usize,
+        first: &'a str,
+    },
     /// Transcoding of a disc is done; its image is being written.
     Authoring {
         disc: usize,
@@ -181,7 +188,7 @@ fn make_disc(
             has_audio: probes[part.video].has_audio,
         };
         mpegs.push(output);
-        transcode::run(&t, cancel, &mut |done| {
+        let errors = transcode::run(&t, cancel, &mut |done| {
             on_event(MakeEvent::Transcoding {
                 disc: n,
                 track: k,
@@ -190,6 +197,13 @@ fn make_disc(
                 total: part.length,
             })
         })?;
+        if let Some(first) = errors.first() {
+            on_event(MakeEvent::Damaged {
+                path: input,
+                errors: errors.len(),
+                first,
+            });
+        }
     }
     let mut a = AuthorOptions::new(bin);
     a.disc = opts.disc;

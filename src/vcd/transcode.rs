@@ -108,19 +108,24 @@ pub fn part_path(output: &Path) -> PathBuf {
 }
 
 /// Runs the transcode. `progress` gets the seconds of output done so far.
-/// Returns `Cancelled` when `cancel` was set, leaving no output behind.
+/// Returns the errors ffmpeg logged although it finished (damaged input it
+/// worked around: the video may show glitches there), or `Cancelled` when
+/// `cancel` was set, leaving no output behind.
 pub fn run(
     t: &Transcode,
     cancel: &AtomicBool,
     progress: &mut dyn FnMut(f64),
-) -> Result<(), VcdError> {
+) -> Result<Vec<String>, VcdError> {
     let part = part_path(&t.output);
     let result = run_to(t, &part, cancel, progress);
     match result {
-        Ok(()) => std::fs::rename(&part, &t.output).map_err(|error| VcdError::Write {
-            path: t.output.clone(),
-            error,
-        }),
+        Ok(errors) => {
+            std::fs::rename(&part, &t.output).map_err(|error| VcdError::Write {
+                path: t.output.clone(),
+                error,
+            })?;
+            Ok(errors)
+        }
         Err(e) => {
             let _ = std::fs::remove_file(&part);
             Err(e)
@@ -133,7 +138,7 @@ fn run_to(
     part: &Path,
     cancel: &AtomicBool,
     progress: &mut dyn FnMut(f64),
-) -> Result<(), VcdError> {
+) -> Result<Vec<String>, VcdError> {
     let mut child = FfmpegCommand::new_with_path(&t.ffmpeg)
         .args(ffmpeg_args(t, part))
         .spawn()
@@ -212,7 +217,7 @@ fn run_to(
         return Err(VcdError::Cancelled);
     }
     if status.success() {
-        return Ok(());
+        return Ok(errors);
     }
     use std::os::unix::process::ExitStatusExt;
     if let Some(signal) = status.signal() {
