@@ -26,10 +26,62 @@ use super::menu::MenuOptions;
 use super::mpeg::Standard;
 use crate::store::{Store, StoreError};
 
+/// Paths in JSON: a string when the name is UTF-8, else its raw bytes (GBK
+/// names from receivers are not UTF-8 and must survive unchanged).
+mod raw_paths {
+    use std::os::unix::ffi::OsStrExt;
+    use std::path::PathBuf;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(untagged)]
+    enum Repr {
+        Text(String),
+        Bytes(Vec<u8>),
+    }
+
+    fn repr(p: &std::path::Path) -> Repr {
+        match p.to_str() {
+            Some(s) => Repr::Text(s.to_owned()),
+            None => Repr::Bytes(p.as_os_str().as_bytes().to_vec()),
+        }
+    }
+
+    fn path(r: Repr) -> PathBuf {
+        match r {
+            Repr::Text(s) => PathBuf::from(s),
+            Repr::Bytes(b) => crate::paths::from_bytes(&b),
+        }
+    }
+
+    pub fn serialize<S: Serializer>(p: &std::path::Path, s: S) -> Result<S::Ok, S::Error> {
+        repr(p).serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<PathBuf, D::Error> {
+        Repr::deserialize(d).map(path)
+    }
+
+    pub mod many {
+        use super::*;
+
+        pub fn serialize<S: Serializer>(v: &[PathBuf], s: S) -> Result<S::Ok, S::Error> {
+            v.iter().map(|p| repr(p)).collect::<Vec<_>>().serialize(s)
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<PathBuf>, D::Error> {
+            Vec::<Repr>::deserialize(d).map(|v| v.into_iter().map(path).collect())
+        }
+    }
+}
+
 /// What a job should make.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobRequest {
+    #[serde(with = "raw_paths::many")]
     pub inputs: Vec<PathBuf>,
+    #[serde(with = "raw_paths")]
     pub out_dir: PathBuf,
     pub standard: Standard,
     pub disc: DiscSize,
@@ -99,6 +151,7 @@ pub struct Job {
     pub progress: f64,
     /// What is happening now, for people.
     pub message: String,
+    #[serde(with = "raw_paths::many")]
     pub images: Vec<PathBuf>,
     pub error: Option<String>,
     pub attempts: i64,
@@ -171,7 +224,8 @@ fn finish_row((mut job, state, request, images): (Job, String, String, String)) 
     };
     job.state = JobState::parse(&state).ok_or_else(|| bad(format!("unknown state {state:?}")))?;
     job.request = serde_json::from_str(&request).map_err(|e| bad(format!("request: {e}")))?;
-    job.images = serde_json::from_str(&images).map_err(|e| bad(format!("images: {e}")))?;
+    let mut de = serde_json::Deserializer::from_str(&images);
+    job.images = raw_paths::many::deserialize(&mut de).map_err(|e| bad(format!("images: {e}")))?;
     Ok(job)
 }
 
@@ -187,7 +241,7 @@ impl Jobs {
 
     /// Queues a job; returns its id.
     pub fn submit(&self, request: &JobRequest) -> Result<i64> {
-        let json = serde_json::to_string(request).expect("a request always serializes");
+        let json = serde_json::to_string(request).expect("a request always serializes (raw paths)");
         Ok(self.store.write(|c| {
             let t = now();
             c.execute(
@@ -320,7 +374,10 @@ impl Jobs {
                 "failed".into(),
             ),
         };
-        let images = serde_json::to_string(&images).expect("paths serialize");
+        let mut json = Vec::new();
+        raw_paths::many::serialize(&images, &mut serde_json::Serializer::new(&mut json))
+            .expect("paths always serialize in this form");
+        let images = String::from_utf8(json).expect("serde_json writes UTF-8");
         self.store.write(|c| {
             c.execute(
                 "UPDATE vcd_jobs SET state = ?2, images_json = ?3, error = ?4, message = ?5, \
@@ -504,5 +561,33 @@ impl Jobs {
         for flag in self.lock_running().values() {
             flag.store(true, Ordering::Relaxed);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::ffi::OsStrExt;
+
+    #[test]
+    fn requests_keep_non_utf8_paths_exactly() {
+        let gbk = PathBuf::from(std::ffi::OsStr::from_bytes(b"/in/\xd6\xd6\xd6\xb2.mp4"));
+        let r = JobRequest {
+            inputs: vec![gbk.clone(), "/in/养殖.mp4".into()],
+            out_dir: "/out".into(),
+            standard: Standard::Pal,
+            disc: DiscSize::Min74,
+            menu: true,
+            titles: vec![],
+            chapters_every: None,
+        };
+        let json = serde_json::to_string(&r).unwrap();
+        assert!(json.contains("\"/in/养殖.mp4\""), "{json}");
+        let back: JobRequest = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, r);
+        assert_eq!(
+            back.inputs[0].as_os_str().as_bytes(),
+            gbk.as_os_str().as_bytes()
+        );
     }
 }
