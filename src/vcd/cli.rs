@@ -123,7 +123,7 @@ pub fn author(a: AuthorArgs, config: &VcdConfig) -> anyhow::Result<()> {
         println!(
             "track {:2}: {} ({} packs, {}, {}{})",
             i + 2,
-            input.path.display(),
+            shown(&input.path),
             info.packs,
             image::duration(info.packs as u64),
             info.standard,
@@ -139,8 +139,8 @@ pub fn author(a: AuthorArgs, config: &VcdConfig) -> anyhow::Result<()> {
     }
     println!(
         "wrote {} and {}: {} sectors ({} bytes); {} of a {}-minute disc left",
-        done.bin.display(),
-        done.cue.display(),
+        shown(&done.bin),
+        shown(&done.cue),
         done.sectors,
         done.sectors as u64 * 2352,
         image::duration(done.free_sectors as u64),
@@ -156,7 +156,7 @@ pub fn check(a: CheckArgs) -> anyhow::Result<()> {
     }
     println!(
         "{}: {} sectors ({} Form 1, {} Form 2, {} Form 2 without EDC), {} faulty{}",
-        a.image.display(),
+        shown(&a.image),
         r.sectors,
         r.form1,
         r.form2,
@@ -171,7 +171,7 @@ pub fn check(a: CheckArgs) -> anyhow::Result<()> {
     if !r.ok() {
         anyhow::bail!(
             "{} is damaged: {} bad sectors",
-            a.image.display(),
+            shown(&a.image),
             r.fault_count
         );
     }
@@ -241,7 +241,7 @@ fn print_plan(discs: &[plan::DiscPlan], inputs: &[PathBuf]) {
     for (n, d) in discs.iter().enumerate() {
         println!("disc {:02}:", n + 1);
         for p in &d.parts {
-            let name = inputs[p.video].display();
+            let name = shown(&inputs[p.video]);
             if p.of > 1 {
                 println!(
                     "  {name} part {}/{} from {} for {} (longer than one disc: split; each part starts at a new GOP)",
@@ -297,7 +297,7 @@ pub fn make(a: MakeArgs, config: &VcdConfig) -> anyhow::Result<()> {
                     "disc {:02} track {:02}: transcoding {} {pct:3}%",
                     disc + 1,
                     track + 1,
-                    path.display()
+                    shown(path)
                 );
                 if tty {
                     eprint!("\r{line}");
@@ -316,7 +316,7 @@ pub fn make(a: MakeArgs, config: &VcdConfig) -> anyhow::Result<()> {
             }
             eprintln!(
                 "warning: ffmpeg reported {errors} error(s) while reading {} (first: {first}); the disc may show glitches there",
-                path.display()
+                shown(path)
             );
         }
         MakeEvent::Authoring { disc } => {
@@ -334,7 +334,7 @@ pub fn make(a: MakeArgs, config: &VcdConfig) -> anyhow::Result<()> {
             println!(
                 "disc {:02}: wrote {} ({} minutes left)",
                 disc + 1,
-                bin.display(),
+                shown(bin),
                 free_seconds / 60
             );
         }
@@ -369,6 +369,11 @@ pub fn burn(a: BurnArgs, config: &VcdConfig) -> anyhow::Result<()> {
         cdrdao: a.cdrdao.unwrap_or_else(|| config.cdrdao.clone()),
         dev_dir: "/dev".into(),
     })?;
-    println!("burned {} on {}", a.cue.display(), device.display());
+    println!("burned {} on {}", shown(&a.cue), shown(&device));
     Ok(())
+}
+
+/// A path for people: UTF-8, or decoded from GBK (receivers write GBK names).
+fn shown(p: &std::path::Path) -> String {
+    crate::paths::display(p)
 }
