@@ -751,6 +751,22 @@ fn make_says_how_to_install_ffmpeg_when_it_is_missing() {
 }
 
 /// A 60-second input that takes ffmpeg a few CPU seconds to transcode.
+/// Writes an executable shell script into the sandbox.
+fn script(sb: &Sandbox, name: &str, text: &str) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = sb.path(name);
+    std::fs::write(&path, text).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+/// An "ffmpeg" that reads its input at the native frame rate (`-re`): a
+/// 60-second video takes 60 seconds, so a cancel always lands mid-job.
+fn realtime_ffmpeg(sb: &Sandbox) -> std::path::PathBuf {
+    ffmpeg();
+    script(sb, "ffmpeg-realtime", "#!/bin/sh\nexec ffmpeg -re \"$@\"\n")
+}
+
 fn minute_of_video(sb: &Sandbox) -> std::path::PathBuf {
     sb.ffmpeg(
         "minute.mp4",
@@ -793,15 +809,20 @@ fn only_files(sb: &Sandbox) -> Vec<String> {
 fn cancelling_a_transcode_stops_ffmpeg_and_removes_the_partial_file() {
     let sb = Sandbox::new();
     let input = minute_of_video(&sb);
+    let slow = realtime_ffmpeg(&sb);
     let cancel = AtomicBool::new(false);
     let mut seen = 0.0;
-    let r = transcode::run(&job(&sb, ffmpeg(), input), &cancel, &mut |done| {
-        seen = done;
-        cancel.store(true, Ordering::Relaxed);
-    });
+    let r = transcode::run(
+        &job(&sb, slow.to_str().unwrap(), input),
+        &cancel,
+        &mut |done| {
+            seen = done;
+            cancel.store(true, Ordering::Relaxed);
+        },
+    );
     assert!(matches!(r, Err(VcdError::Cancelled)), "{r:?}");
-    assert!(seen < 60.0);
-    assert_eq!(only_files(&sb), ["minute.mp4"]);
+    assert!(seen < 60.0, "cancelled only after {seen} s of 60");
+    assert_eq!(only_files(&sb), ["ffmpeg-realtime", "minute.mp4"]);
 }
 
 #[test]
@@ -809,29 +830,36 @@ fn ffmpeg_killed_mid_job_is_reported_and_the_partial_file_removed() {
     let sb = Sandbox::new();
     let input = minute_of_video(&sb);
     ffmpeg();
-    // ffmpeg limited to one CPU second: the kernel kills it part way.
-    let wrapper = sb.path("ffmpeg-limited");
-    std::fs::write(&wrapper, "#!/bin/sh\nulimit -t 1\nexec ffmpeg \"$@\"\n").unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // A wrapper that becomes ffmpeg (exec) and has a watcher kill it with
+    // SIGKILL as soon as its output file has data: killed mid-job, whatever
+    // the machine's speed. The watcher leaves a marker when it struck.
+    let wrapper = script(
+        &sb,
+        "ffmpeg-killed",
+        r#"#!/bin/sh
+out=""; for a in "$@"; do out="$a"; done
+( i=0; while [ ! -s "$out" ] && [ $i -lt 1000 ]; do sleep 0.01; i=$((i+1)); done
+  if [ -s "$out" ]; then touch "$out.killed"; kill -9 $$; fi ) >/dev/null 2>&1 &
+exec ffmpeg "$@"
+"#,
+    );
     let cancel = AtomicBool::new(false);
-    let mut progressed = false;
     let r = transcode::run(
         &job(&sb, wrapper.to_str().unwrap(), input),
         &cancel,
-        &mut |_| progressed = true,
+        &mut |_| {},
     );
     match r {
         Err(VcdError::Killed { ref path, ref how }) => {
-            assert!(
-                path.ends_with("minute.mp4") && how.starts_with("signal"),
-                "{r:?}"
-            )
+            assert!(path.ends_with("minute.mp4") && how == "signal 9", "{r:?}")
         }
         other => panic!("expected Killed, got {other:?}"),
     }
-    assert!(progressed, "ffmpeg was killed before it made progress");
-    assert_eq!(only_files(&sb), ["ffmpeg-limited", "minute.mp4"]);
+    // The marker proves ffmpeg had written output when it was killed.
+    let marker = sb.path(".out.mpg.part.killed");
+    assert!(marker.exists(), "ffmpeg was not killed mid-job");
+    std::fs::remove_file(marker).unwrap();
+    assert_eq!(only_files(&sb), ["ffmpeg-killed", "minute.mp4"]);
 }
 
 // ---------------------------------------------------------------------------
@@ -1039,8 +1067,12 @@ fn authoring_can_be_cancelled_and_never_overwrites_an_input() {
 use xingzhan::vcd::jobs::{JobRequest, JobState, Jobs};
 
 fn jobs(sb: &Sandbox) -> Jobs {
+    jobs_with(sb, xingzhan::vcd::VcdConfig::default())
+}
+
+fn jobs_with(sb: &Sandbox, config: xingzhan::vcd::VcdConfig) -> Jobs {
     let store = xingzhan::store::Store::open(&sb.path("db/xingzhan.sqlite3")).unwrap();
-    Jobs::new(store, xingzhan::vcd::VcdConfig::default())
+    Jobs::new(store, config)
 }
 
 fn request(sb: &Sandbox, inputs: &[&str]) -> JobRequest {
@@ -1158,7 +1190,11 @@ fn an_interrupted_job_is_queued_again_after_a_restart_and_resumes() {
 fn cancelling_a_running_job_stops_it_and_leaves_no_partial_files() {
     let sb = Sandbox::new();
     minute_of_video(&sb);
-    let j = std::sync::Arc::new(jobs(&sb));
+    let config = xingzhan::vcd::VcdConfig {
+        ffmpeg: realtime_ffmpeg(&sb),
+        ..Default::default()
+    };
+    let j = std::sync::Arc::new(jobs_with(&sb, config));
     let id = j.submit(&request(&sb, &["minute.mp4"])).unwrap();
     let runner = {
         let j = j.clone();
