@@ -175,7 +175,10 @@ impl Sandbox {
         )
     }
 
-    /// Runs vcdimager on `inputs`, writing `stem.bin` and `stem.cue`.
+    /// Runs vcdimager on `inputs`, writing `stem.bin` and `stem.cue`. The
+    /// creation time given with -T does not always come out as given (the hour
+    /// was seen shifted by one in some runs, apparently a DST flag left unset),
+    /// so comparisons read the date back from its PVD ([`pvd_identity`]).
     pub fn vcdimager(&self, stem: &str, inputs: &[&Path]) -> PathBuf {
         let bin = format!("{stem}.bin");
         let cue = format!("{stem}.cue");
