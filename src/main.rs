@@ -168,9 +168,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Vcd(_) => match cli.command {
-            Command::Vcd(args) => xingzhan::vcd::run(args),
-            _ => unreachable!(),
-        },
+        Command::Vcd(_) => {
+            let config = load(&cli)?;
+            match cli.command {
+                Command::Vcd(args) => xingzhan::vcd::run_with(args, &config.vcd),
+                _ => unreachable!(),
+            }
+        }
     }
 }

@@ -200,7 +200,7 @@ fn run_job(
     config: &Config,
     stamper: &Stamper,
     job: Job,
-    cancel: &AtomicBool,
+    cancel: &Arc<AtomicBool>,
     stopping: &AtomicBool,
 ) {
     let id = job.id;
@@ -235,7 +235,9 @@ fn run_job(
         titles.push(item.title);
     }
     let dir = job_dir(config, id);
-    let _ = std::fs::remove_dir_all(&dir);
+    if job.attempts == 0 {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
     if !store
         .set_job_state(id, job_state::TRANSCODING, Some("starting"), at())
         .unwrap_or(false)
@@ -250,6 +252,14 @@ fn run_job(
         ffprobe: config.vcd.ffprobe.clone(),
         dry_run: false,
         keep_mpeg: false,
+        menu: job.menu.then(|| crate::vcd::menu::MenuOptions {
+            ffmpeg: config.vcd.ffmpeg.clone(),
+            font: config.vcd.menu_font.clone(),
+            titles: titles.clone(),
+        }),
+        // After an interruption, finished images and MPEG files are reused.
+        resume: job.attempts > 0,
+        chapters_every: None,
     };
     let mut planned = serde_json::Value::Null;
     let mut total = 0.0f64;
@@ -257,6 +267,7 @@ fn run_job(
     let mut last_track: Option<(usize, usize)> = None;
     let mut last_write = Instant::now() - Duration::from_secs(60);
     let mut made: Vec<serde_json::Value> = Vec::new();
+    let mut warnings: Vec<String> = Vec::new();
     let mut on_event = |ev: MakeEvent| match ev {
         MakeEvent::Probed { .. } => {}
         MakeEvent::Planned { discs } => {
@@ -299,18 +310,26 @@ fn run_job(
                 let p = (done_before + done.min(len)) / total * 0.95;
                 let _ = store.set_job_progress(id, p, None, None, at());
             }
-            let tracks = planned[disc]["tracks"]
-                .as_array()
-                .map(|t| t.len())
-                .unwrap_or(0);
-            if track + 1 == tracks && done >= len {
-                let _ = store.set_job_state(
-                    id,
-                    job_state::AUTHORING,
-                    Some(&format!("authoring disc {}", disc + 1)),
-                    at(),
-                );
-            }
+        }
+        MakeEvent::Damaged {
+            path,
+            errors,
+            first,
+        } => {
+            let note = format!(
+                "warning: {} has {errors} damaged spots (first: {first}); the disc may show glitches there",
+                crate::paths::display(path)
+            );
+            tracing::warn!(job = id, %note);
+            warnings.push(note);
+        }
+        MakeEvent::Authoring { disc } => {
+            let _ = store.set_job_state(
+                id,
+                job_state::AUTHORING,
+                Some(&format!("authoring disc {}", disc + 1)),
+                at(),
+            );
         }
         MakeEvent::Authored {
             disc,
@@ -339,7 +358,12 @@ fn run_job(
     match result {
         Ok(_) => {
             let _ = store.set_job_progress(id, 1.0, None, Some(&json!(made)), at());
-            let _ = store.set_job_state(id, job_state::DONE, Some("done"), at());
+            let message = if warnings.is_empty() {
+                "done".to_string()
+            } else {
+                warnings.join("; ")
+            };
+            let _ = store.set_job_state(id, job_state::DONE, Some(&message), at());
             tracing::info!(job = id, discs = made.len(), "VCD job done");
         }
         Err(crate::vcd::VcdError::Cancelled) if stopping.load(Ordering::SeqCst) => {

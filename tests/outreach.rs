@@ -49,7 +49,7 @@ fn job_makes_a_disc_to_download_and_register() {
     let (s, j) = post_json(
         &st,
         "/api/v1/vcd/jobs",
-        &json!({"items": [a, b], "title": "养殖种植技术"}),
+        &json!({"items": [a, b], "title": "养殖种植技术", "menu": true}),
     );
     assert_eq!(s, 201, "{j}");
     let id = j["id"].as_i64().unwrap();
@@ -92,6 +92,11 @@ fn job_makes_a_disc_to_download_and_register() {
     let info = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{info}");
     assert!(info.contains("VCD 2.0"), "{info}");
+    // the menu: a selection list over the two titles
+    assert!(
+        info.contains("PSD"),
+        "no playback control on the disc: {info}"
+    );
     // one download of both
     let (s, _, zbytes) = st
         .http

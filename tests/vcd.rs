@@ -305,6 +305,31 @@ fn bad_inputs_are_refused_with_the_file_and_the_reason() {
         "{e}"
     );
 
+    // A program end code after the last pack is accepted and not stored.
+    let mut ended = bytes.clone();
+    ended.extend([0, 0, 1, 0xB9]);
+    std::fs::write(sb.path("ended.mpg"), &ended).unwrap();
+    let t = "2026-01-01 00:00:00";
+    sb.xingzhan_ok(&[
+        "vcd",
+        "author",
+        "-o",
+        "ended.bin",
+        "--create-time",
+        t,
+        "ended.mpg",
+    ]);
+    sb.xingzhan_ok(&[
+        "vcd",
+        "author",
+        "-o",
+        "plain.bin",
+        "--create-time",
+        t,
+        "good.mpg",
+    ]);
+    assert!(sb.read("ended.bin") == sb.read("plain.bin"));
+
     // Whole packs but the stream stops inside its data: garbage where a pack should start.
     let mut broken = bytes.clone();
     broken[2324 * 5..2324 * 5 + 4].copy_from_slice(b"RIFF");
@@ -366,6 +391,21 @@ fn bad_inputs_are_refused_with_the_file_and_the_reason() {
     let e = refused(&sb, &["fast.mpg"], &[]);
     assert!(e.contains("fast.mpg") && e.contains("over the VCD"), "{e}");
 
+    // vcdimager's own still-picture test stream is not a motion video track.
+    std::fs::copy(peer_dir().join("item0000.m1p"), sb.path("still.m1p")).unwrap();
+    let e = refused(&sb, &["still.m1p"], &[]);
+    assert!(
+        e.contains("still.m1p") && e.contains("a still picture"),
+        "{e}"
+    );
+
+    sb.pal_clip_with("48k.mpg", "1", "sine=sample_rate=48000", &["-ar", "48000"]);
+    let e = refused(&sb, &["48k.mpg"], &[]);
+    assert!(
+        e.contains("48k.mpg") && e.contains("audio is MPEG-1 Layer 2 at 48000 Hz"),
+        "{e}"
+    );
+
     sb.ntsc_clip("ntsc.mpg", "1");
     let e = refused(&sb, &["good.mpg", "ntsc.mpg"], &[]);
     assert!(
@@ -391,36 +431,43 @@ fn bad_inputs_are_refused_with_the_file_and_the_reason() {
     );
 }
 
+/// Runs `xingzhan ARGS` with a file size limit of 200 KiB (SIGXFSZ ignored, so
+/// writes fail with EFBIG as on a full disk); returns its stderr.
+fn with_full_disk(sb: &Sandbox, args: &[&str]) -> String {
+    let script = "trap '' XFSZ; ulimit -f 400; exec \"$0\" \"$@\"";
+    let mut all = vec!["-c", script, env!("CARGO_BIN_EXE_xingzhan")];
+    all.extend_from_slice(args);
+    let out = sb.run("sh", &all);
+    assert!(!out.status.success());
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 #[test]
 fn a_full_disk_during_authoring_fails_cleanly_and_removes_the_partial_image() {
     let sb = Sandbox::new();
     sb.pal_clip("a.mpg", "2", 440);
-    // A file size limit of 200 KiB (SIGXFSZ ignored, so writes fail with EFBIG).
-    let script = "trap '' XFSZ; ulimit -f 400; exec \"$0\" \"$@\"";
-    let out = sb.run(
-        "sh",
-        &[
-            "-c",
-            script,
-            env!("CARGO_BIN_EXE_xingzhan"),
-            "vcd",
-            "author",
-            "-o",
-            "out.bin",
-            "a.mpg",
-        ],
-    );
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
+    let err = with_full_disk(&sb, &["vcd", "author", "-o", "out.bin", "a.mpg"]);
     assert!(
         err.contains("cannot write") && err.contains("out.bin"),
         "{err}"
     );
-    let names: Vec<String> = std::fs::read_dir(sb.dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    assert_eq!(names, ["a.mpg"]);
+    assert_eq!(only_files(&sb), ["a.mpg"]);
+}
+
+#[test]
+fn a_full_disk_during_transcoding_says_so_and_leaves_nothing() {
+    let sb = Sandbox::new();
+    odd_videos(&sb);
+    let err = with_full_disk(&sb, &["vcd", "make", "-o", "out", "wide.mp4"]);
+    assert!(
+        err.contains("no room to write") && err.contains("free some space"),
+        "{err}"
+    );
+    assert!(
+        walk(&sb.path("out")).is_empty(),
+        "{:?}",
+        walk(&sb.path("out"))
+    );
 }
 
 proptest! {
@@ -446,6 +493,57 @@ proptest! {
         let mut s = stream.clone();
         s[pack * 2324..(pack + 1) * 2324].copy_from_slice(&p);
         let _ = mpeg::scan_stream(&s);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Any sector we encode passes our checker at its own LSN, and flipping
+    /// any single bit anywhere in it is caught.
+    #[test]
+    fn every_encoded_sector_checks_and_any_flipped_bit_is_caught(
+        lsn in 0u32..450_000,
+        form2 in any::<bool>(),
+        data in proptest::collection::vec(any::<u8>(), 0..2324),
+        at in 0usize..2352,
+        bit in 0u8..8,
+    ) {
+        use xingzhan::vcd::{check::check_sector, sector};
+        let sub = if form2 { sector::Subheader::new(1, 1, 0x62, 0x0F) } else { sector::Subheader::data(0x08) };
+        let data = if form2 { &data[..] } else { &data[..data.len().min(2048)] };
+        let mut s = [0u8; 2352];
+        sector::encode(lsn, sub, data, &mut s);
+        prop_assert_eq!(check_sector(lsn, &s), Ok(()));
+        s[at] ^= 1 << bit;
+        prop_assert!(check_sector(lsn, &s).is_err(), "flip at byte {} bit {} not caught", at, bit);
+    }
+
+    /// Disc plans keep every video in order, whole unless longer than a disc,
+    /// and never overfill a disc.
+    #[test]
+    fn disc_plans_keep_order_fit_and_cover_every_second(
+        durations in proptest::collection::vec(1.0f64..12_000.0, 1..30),
+        menu in any::<bool>(),
+        small in any::<bool>(),
+    ) {
+        use xingzhan::vcd::{image::DiscSize, plan};
+        let disc = if small { DiscSize::Min74 } else { DiscSize::Min80 };
+        let discs = plan::plan(&durations, disc, menu);
+        let parts: Vec<_> = discs.iter().flat_map(|d| d.parts.iter()).collect();
+        let usable = disc.sectors() as u64 - plan::fixed_sectors(menu);
+        for d in &discs {
+            prop_assert!(d.sectors <= d.capacity && !d.parts.is_empty());
+        }
+        for w in parts.windows(2) {
+            prop_assert!((w[0].video, w[0].number) < (w[1].video, w[1].number), "order kept");
+        }
+        for (v, &secs) in durations.iter().enumerate() {
+            let mine: Vec<_> = parts.iter().filter(|p| p.video == v).collect();
+            let covered: f64 = mine.iter().map(|p| p.length).sum();
+            prop_assert!((covered - secs).abs() < 1e-6);
+            prop_assert_eq!(mine.len() > 1, plan::track_sectors(secs) > usable, "split only when too long");
+        }
     }
 }
 
@@ -483,7 +581,17 @@ fn odd_videos(sb: &Sandbox) {
 fn make_transcodes_odd_videos_and_authors_one_checked_disc() {
     let sb = Sandbox::new();
     odd_videos(&sb);
-    let out = sb.xingzhan_ok(&["vcd", "make", "-o", "out", "wide.mp4", "tall.mkv"]);
+    let out = sb.xingzhan_ok(&[
+        "vcd",
+        "make",
+        "-o",
+        "out",
+        "--menu",
+        "--title",
+        "种植技术",
+        "wide.mp4",
+        "tall.mkv",
+    ]);
     assert!(
         out.contains("plan: 1 disc(s)") && out.contains("minutes left"),
         "{out}"
@@ -643,6 +751,22 @@ fn make_says_how_to_install_ffmpeg_when_it_is_missing() {
 }
 
 /// A 60-second input that takes ffmpeg a few CPU seconds to transcode.
+/// Writes an executable shell script into the sandbox.
+fn script(sb: &Sandbox, name: &str, text: &str) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = sb.path(name);
+    std::fs::write(&path, text).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+/// An "ffmpeg" that reads its input at the native frame rate (`-re`): a
+/// 60-second video takes 60 seconds, so a cancel always lands mid-job.
+fn realtime_ffmpeg(sb: &Sandbox) -> std::path::PathBuf {
+    ffmpeg();
+    script(sb, "ffmpeg-realtime", "#!/bin/sh\nexec ffmpeg -re \"$@\"\n")
+}
+
 fn minute_of_video(sb: &Sandbox) -> std::path::PathBuf {
     sb.ffmpeg(
         "minute.mp4",
@@ -685,15 +809,20 @@ fn only_files(sb: &Sandbox) -> Vec<String> {
 fn cancelling_a_transcode_stops_ffmpeg_and_removes_the_partial_file() {
     let sb = Sandbox::new();
     let input = minute_of_video(&sb);
+    let slow = realtime_ffmpeg(&sb);
     let cancel = AtomicBool::new(false);
     let mut seen = 0.0;
-    let r = transcode::run(&job(&sb, ffmpeg(), input), &cancel, &mut |done| {
-        seen = done;
-        cancel.store(true, Ordering::Relaxed);
-    });
+    let r = transcode::run(
+        &job(&sb, slow.to_str().unwrap(), input),
+        &cancel,
+        &mut |done| {
+            seen = done;
+            cancel.store(true, Ordering::Relaxed);
+        },
+    );
     assert!(matches!(r, Err(VcdError::Cancelled)), "{r:?}");
-    assert!(seen < 60.0);
-    assert_eq!(only_files(&sb), ["minute.mp4"]);
+    assert!(seen < 60.0, "cancelled only after {seen} s of 60");
+    assert_eq!(only_files(&sb), ["ffmpeg-realtime", "minute.mp4"]);
 }
 
 #[test]
@@ -701,27 +830,411 @@ fn ffmpeg_killed_mid_job_is_reported_and_the_partial_file_removed() {
     let sb = Sandbox::new();
     let input = minute_of_video(&sb);
     ffmpeg();
-    // ffmpeg limited to one CPU second: the kernel kills it part way.
-    let wrapper = sb.path("ffmpeg-limited");
-    std::fs::write(&wrapper, "#!/bin/sh\nulimit -t 1\nexec ffmpeg \"$@\"\n").unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // A wrapper that becomes ffmpeg (exec) and has a watcher kill it with
+    // SIGKILL as soon as its output file has data: killed mid-job, whatever
+    // the machine's speed. The watcher leaves a marker when it struck.
+    let wrapper = script(
+        &sb,
+        "ffmpeg-killed",
+        r#"#!/bin/sh
+out=""; for a in "$@"; do out="$a"; done
+( i=0; while [ ! -s "$out" ] && [ $i -lt 1000 ]; do sleep 0.01; i=$((i+1)); done
+  if [ -s "$out" ]; then touch "$out.killed"; kill -9 $$; fi ) >/dev/null 2>&1 &
+exec ffmpeg "$@"
+"#,
+    );
     let cancel = AtomicBool::new(false);
-    let mut progressed = false;
     let r = transcode::run(
         &job(&sb, wrapper.to_str().unwrap(), input),
         &cancel,
-        &mut |_| progressed = true,
+        &mut |_| {},
     );
     match r {
         Err(VcdError::Killed { ref path, ref how }) => {
-            assert!(
-                path.ends_with("minute.mp4") && how.starts_with("signal"),
-                "{r:?}"
-            )
+            assert!(path.ends_with("minute.mp4") && how == "signal 9", "{r:?}")
         }
         other => panic!("expected Killed, got {other:?}"),
     }
-    assert!(progressed, "ffmpeg was killed before it made progress");
-    assert_eq!(only_files(&sb), ["ffmpeg-limited", "minute.mp4"]);
+    // The marker proves ffmpeg had written output when it was killed.
+    let marker = sb.path(".out.mpg.part.killed");
+    assert!(marker.exists(), "ffmpeg was not killed mid-job");
+    std::fs::remove_file(marker).unwrap();
+    assert_eq!(only_files(&sb), ["ffmpeg-killed", "minute.mp4"]);
+}
+
+// ---------------------------------------------------------------------------
+// Menus (playback control).
+
+#[test]
+fn menu_is_decoded_by_vcd_info_and_described_by_vcdxrip() {
+    let sb = Sandbox::new();
+    sb.pal_clip("a.mpg", "1", 440);
+    sb.pal_clip("b.mpg", "1", 660);
+    sb.pal_clip_video_only("c.mpg", "1");
+    sb.xingzhan_ok(&[
+        "vcd",
+        "author",
+        "-o",
+        "disc.bin",
+        "--menu",
+        "--title",
+        "种植技术：水稻育秧",
+        "--title",
+        "养殖技术：生猪防疫",
+        "a.mpg",
+        "b.mpg",
+        "c.mpg",
+    ]);
+    sb.xingzhan_ok(&["vcd", "check", "disc.bin"]);
+    let dump = sb.ok(vcd_info(), &["-B", "-i", "disc.cue"]);
+    for expected in [
+        "extended pbc: yes",
+        "maximum lid: 4",
+        "number of segments: 1",
+        "video: PAL still",
+        "PSD[00] (LID[1] @0x0000): selection list descriptor",
+        "NOS: 3 | BSN: 1",
+        "play-item: SEGMENT[0] (0x03e8)",
+        "play-item[0]: SEQUENCE[2] (0x0004)",
+    ] {
+        assert!(
+            dump.contains(expected),
+            "vcd-info lacks {expected:?}:\n{dump}"
+        );
+    }
+    // Every play list returns to the menu when it ends and on RETURN (3 lists,
+    // shown once from PSD.VCD and once from EXT/PSD_X.VCD).
+    assert_eq!(
+        dump.matches("next: LID[1] @0x0000 | return: LID[1] @0x0000")
+            .count(),
+        6,
+        "{dump}"
+    );
+
+    let rip = Sandbox::new();
+    let cue = sb.path("disc.cue");
+    rip.ok(
+        vcdxrip(),
+        &["--cue-file", cue.to_str().unwrap(), "-o", "rip.xml"],
+    );
+    let xml = String::from_utf8(rip.read("rip.xml")).unwrap();
+    assert!(xml.contains("<play-item ref=\"segment-0000\"/>"), "{xml}");
+    for k in 1..=3 {
+        assert!(
+            xml.contains(&format!("<select ref=\"playlist-{k:02}\"")),
+            "{xml}"
+        );
+    }
+    assert_eq!(
+        xml.matches("<return ref=\"selection-01\"/>").count(),
+        3,
+        "{xml}"
+    );
+    // The menu picture: one MPEG-1 still, stream 0xE1, 352x288, with text on it.
+    let probe = rip.ok(
+        tool("ffprobe", "ffmpeg"),
+        &[
+            "-v",
+            "error",
+            "-count_frames",
+            "-show_entries",
+            "stream=id,codec_name,width,height,nb_read_frames",
+            "-of",
+            "compact",
+            "item0001.mpg",
+        ],
+    );
+    assert!(
+        probe.contains("codec_name=mpeg1video|width=352|height=288|id=0x1e1|nb_read_frames=1"),
+        "{probe}"
+    );
+    let gray = rip
+        .run(
+            ffmpeg(),
+            &[
+                "-v",
+                "error",
+                "-i",
+                "item0001.mpg",
+                "-f",
+                "rawvideo",
+                "-pix_fmt",
+                "gray",
+                "-",
+            ],
+        )
+        .stdout;
+    assert_eq!(gray.len(), 352 * 288);
+    let bright = gray.iter().filter(|&&v| v > 160).count();
+    assert!(
+        bright > 1000,
+        "no text drawn on the menu ({bright} bright pixels)"
+    );
+}
+
+#[test]
+fn a_missing_menu_font_says_which_package_to_install() {
+    let sb = Sandbox::new();
+    sb.pal_clip("a.mpg", "1", 440);
+    let err = sb.xingzhan_err(&[
+        "vcd",
+        "author",
+        "-o",
+        "disc.bin",
+        "--menu",
+        "--menu-font",
+        "/nonexistent/font.ttc",
+        "a.mpg",
+    ]);
+    assert!(err.contains("fonts-noto-cjk"), "{err}");
+    assert!(!sb.path("disc.bin").exists());
+    let err = sb.xingzhan_err(&[
+        "vcd", "author", "-o", "disc.bin", "--menu", "--title", "一", "--title", "二", "a.mpg",
+    ]);
+    assert!(err.contains("2 menu titles given for 1 tracks"), "{err}");
+}
+
+// ---------------------------------------------------------------------------
+// Burning.
+
+#[test]
+fn burning_without_a_writer_or_cdrdao_says_what_to_do() {
+    let sb = Sandbox::new();
+    tool("cdrdao", "cdrdao");
+    sb.pal_clip("a.mpg", "1", 440);
+    sb.xingzhan_ok(&["vcd", "author", "-o", "disc.bin", "a.mpg"]);
+    // This test machine has no CD writer; name a device that does not exist
+    // so the result does not depend on the machine.
+    let err = sb.xingzhan_err(&[
+        "vcd",
+        "burn",
+        "--device",
+        "/dev/nonexistent-sr9",
+        "disc.cue",
+    ]);
+    assert!(
+        err.contains("no CD writer found") && err.contains("/dev/nonexistent-sr9 does not exist"),
+        "{err}"
+    );
+    // No device given and no writer attached (an empty device folder).
+    let no_devices = tempfile::tempdir().unwrap();
+    let r = xingzhan::vcd::burn::burn(&xingzhan::vcd::burn::BurnOptions {
+        cue: sb.path("disc.cue"),
+        device: None,
+        speed: 8,
+        cdrdao: "cdrdao".into(),
+        dev_dir: no_devices.path().to_owned(),
+    });
+    let err = r.expect_err("burn without a writer").to_string();
+    assert!(
+        err.contains("no CD writer found: no CD writer (sr device) in"),
+        "{err}"
+    );
+    let err = sb.xingzhan_err(&["vcd", "burn", "--cdrdao", "/nonexistent/cdrdao", "disc.cue"]);
+    assert!(err.contains("apt-get install cdrdao"), "{err}");
+    // A damaged image is refused before any writer is touched.
+    let mut bin = sb.read("disc.bin");
+    bin[500 * SECTOR + 100] ^= 1;
+    std::fs::write(sb.path("disc.bin"), &bin).unwrap();
+    let err = sb.xingzhan_err(&[
+        "vcd",
+        "burn",
+        "--device",
+        "/dev/nonexistent-sr9",
+        "disc.cue",
+    ]);
+    assert!(err.contains("disc.bin is damaged: 1 bad sectors"), "{err}");
+}
+
+#[test]
+fn authoring_can_be_cancelled_and_never_overwrites_an_input() {
+    let sb = Sandbox::new();
+    let a = sb.pal_clip("a.mpg", "1", 440);
+    let mut opts = xingzhan::vcd::author::AuthorOptions::new(sb.path("disc.bin"));
+    opts.cancel = Some(std::sync::Arc::new(AtomicBool::new(true)));
+    let r = xingzhan::vcd::author::author(std::slice::from_ref(&a), &opts);
+    assert!(matches!(r, Err(VcdError::Cancelled)), "{r:?}");
+    assert_eq!(only_files(&sb), ["a.mpg"]);
+    let before = sb.read("a.mpg");
+    let err = sb.xingzhan_err(&["vcd", "author", "-o", "a.mpg", "a.mpg"]);
+    assert!(err.contains("it is the input a.mpg"), "{err}");
+    assert_eq!(sb.read("a.mpg"), before);
+}
+
+#[test]
+fn menu_disc_is_byte_identical_to_what_vcdxbuild_makes_of_its_description() {
+    // vcdxrip describes our disc (XML + ripped MPEG and still); vcdxbuild,
+    // which lays out and encodes the PBC files on its own, rebuilds it. With
+    // vcdxbuild's PVD date and preparer id ours must be the same bytes.
+    let sb = Sandbox::new();
+    let a = sb.pal_clip("a.mpg", "1", 440);
+    let b = sb.pal_clip("b.mpg", "1", 660);
+    let titles = [
+        "--title",
+        "种植技术：水稻育秧",
+        "--title",
+        "养殖技术：生猪防疫",
+    ];
+    let mut args = vec!["vcd", "author", "-o", "first.bin", "--menu"];
+    args.extend(titles);
+    args.extend(["a.mpg", "b.mpg"]);
+    sb.xingzhan_ok(&args);
+    let cue = sb.path("first.cue");
+    sb.ok(
+        vcdxrip(),
+        &["--cue-file", cue.to_str().unwrap(), "-o", "rip.xml"],
+    );
+    sb.ok(
+        tool("vcdxbuild", "vcdimager"),
+        &["-b", "theirs.bin", "-c", "theirs.cue", "rip.xml"],
+    );
+    let theirs = sb.read("theirs.bin");
+    let (date, preparer) = pvd_identity(&theirs);
+    let mut args = vec![
+        "vcd",
+        "author",
+        "-o",
+        "ours.bin",
+        "--menu",
+        "--create-time",
+        &date,
+        "--preparer-id",
+        &preparer,
+    ];
+    args.extend(titles);
+    args.extend([a.to_str().unwrap(), b.to_str().unwrap()]);
+    sb.xingzhan_ok(&args);
+    assert_same_image(&sb.read("ours.bin"), &theirs);
+}
+
+#[test]
+fn silent_or_very_short_tracks_are_authored_with_a_warning() {
+    let sb = Sandbox::new();
+    sb.pal_clip_video_only("quiet.mpg", "1");
+    sb.pal_clip("long.mpg", "4", 440);
+    let out = sb.xingzhan(&["vcd", "author", "-o", "disc.bin", "quiet.mpg", "long.mpg"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("warning: track 2 (quiet.mpg) has no sound"),
+        "{err}"
+    );
+    assert!(
+        err.contains("warning: track 2 (quiet.mpg) is shorter than 4 seconds"),
+        "{err}"
+    );
+    assert!(!err.contains("track 3"), "{err}");
+}
+
+#[test]
+fn a_part_of_a_split_video_is_transcoded_from_its_start_for_its_length() {
+    // How `make` cuts a video longer than a disc: each part transcoded on its
+    // own from -ss START for -t LENGTH, so it starts with a new GOP.
+    let sb = Sandbox::new();
+    odd_videos(&sb);
+    let mut t = job(&sb, ffmpeg(), sb.path("wide.mp4"));
+    t.start = Some(0.5);
+    t.length = Some(1.0);
+    t.output = sb.path("part.mpg");
+    transcode::run(&t, &AtomicBool::new(false), &mut |_| {}).unwrap();
+    let info = mpeg::scan_stream(&sb.read("part.mpg")).unwrap();
+    // About 75 packs per second plus the mux preload.
+    assert!(
+        (70..=140).contains(&info.packs),
+        "{} packs for 1 s",
+        info.packs
+    );
+    assert_eq!(info.standard, Standard::Pal);
+    // It opens with an access point: sequence header, GOP and I-picture.
+    assert_eq!(info.access_points.first().map(|a| a.pts), info.first_pts);
+    let duration = sb.ok(
+        tool("ffprobe", "ffmpeg"),
+        &[
+            "-v",
+            "error",
+            "-show_entries",
+            "format=duration",
+            "-of",
+            "csv=p=0",
+            "part.mpg",
+        ],
+    );
+    let d: f64 = duration.trim().parse().unwrap();
+    assert!((0.9..1.3).contains(&d), "duration {d}");
+}
+
+#[test]
+fn make_reads_a_video_with_a_gbk_file_name() {
+    use std::os::unix::ffi::OsStrExt;
+    let sb = Sandbox::new();
+    odd_videos(&sb);
+    // "种植.mp4" written by a receiver in GBK: not valid UTF-8.
+    let name = std::ffi::OsStr::from_bytes(b"\xd6\xd6\xd6\xb2.mp4");
+    std::fs::copy(sb.path("wide.mp4"), sb.dir.path().join(name)).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_xingzhan"))
+        .args(["vcd", "make", "--menu", "-o", "out"])
+        .arg(name)
+        .current_dir(sb.dir.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    sb.xingzhan_ok(&["vcd", "check", "out/disc01.bin"]);
+    assert_eq!(
+        xingzhan::vcd::menu::title_of(std::path::Path::new(name)),
+        "种植"
+    );
+}
+
+#[test]
+fn a_damaged_but_readable_video_is_transcoded_with_a_warning() {
+    let sb = Sandbox::new();
+    sb.ffmpeg(
+        "fs.mp4",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=320x240:rate=25",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine",
+        ],
+        &["-t", "4", "-movflags", "+faststart"],
+    );
+    // Overwrite the middle third of the media data with noise (index intact).
+    let mut bytes = sb.read("fs.mp4");
+    let n = bytes.len();
+    let mut x: u32 = 12345;
+    for b in &mut bytes[n / 3..n / 2] {
+        x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        *b = (x >> 16) as u8;
+    }
+    std::fs::write(sb.path("damaged.mp4"), &bytes).unwrap();
+    let out = sb.xingzhan(&["vcd", "make", "-o", "out", "damaged.mp4"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("warning: ffmpeg reported") && err.contains("damaged.mp4"),
+        "{err}"
+    );
+    sb.xingzhan_ok(&["vcd", "check", "out/disc01.bin"]);
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
 }

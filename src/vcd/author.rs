@@ -8,9 +8,12 @@
 use std::fs::{self, File};
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::error::VcdError;
 use super::image::{self, DiscSize, DiscSpec, SectorWriter, TrackSpec};
+use super::menu::{self, MenuOptions};
 use super::mpeg::{self, PACK_SIZE, StreamInfo, StreamScanner};
 use super::vcdfiles::MAX_ENTRIES;
 
@@ -34,6 +37,10 @@ pub struct AuthorOptions {
     /// Seconds between chapter entry points, if any.
     pub chapters_every: Option<f64>,
     pub disc: DiscSize,
+    /// A still-picture menu with playback control.
+    pub menu: Option<MenuOptions>,
+    /// Set to stop authoring (the partial image is removed).
+    pub cancel: Option<Arc<AtomicBool>>,
 }
 
 impl AuthorOptions {
@@ -48,6 +55,8 @@ impl AuthorOptions {
             created: chrono::Utc::now().naive_utc(),
             chapters_every: None,
             disc: DiscSize::Min80,
+            menu: None,
+            cancel: None,
         }
     }
 
@@ -74,6 +83,32 @@ pub struct Authored {
     pub inputs: Vec<Input>,
     /// Sectors still free on the chosen disc.
     pub free_sectors: u32,
+    /// Things that may trouble some players or burners (the image is valid).
+    pub warnings: Vec<String>,
+}
+
+/// Tracks shorter than this (4 s, from INDEX 01) break the CD rules; cdrdao
+/// refuses to burn them without --force.
+const MIN_TRACK_SECTORS: u32 = 300;
+
+/// Warnings about a finished disc of `inputs`.
+pub fn warnings(inputs: &[Input]) -> Vec<String> {
+    let mut w = Vec::new();
+    for (i, input) in inputs.iter().enumerate() {
+        let track = i + 2;
+        let p = input.path.display();
+        if input.info.audio.is_none() {
+            w.push(format!(
+                "track {track} ({p}) has no sound; VCD 2.0 expects an audio stream"
+            ));
+        }
+        if input.info.packs + image::FRONT_MARGIN + image::REAR_MARGIN < MIN_TRACK_SECTORS {
+            w.push(format!(
+                "track {track} ({p}) is shorter than 4 seconds; CD burners (cdrdao) refuse such tracks"
+            ));
+        }
+    }
+    w
 }
 
 fn read_err(path: &Path) -> impl FnOnce(std::io::Error) -> VcdError + '_ {
@@ -85,7 +120,7 @@ fn read_err(path: &Path) -> impl FnOnce(std::io::Error) -> VcdError + '_ {
 
 /// Checks the file's size and first packs before the full scan, to give the
 /// most useful reason for a bad file.
-fn check_framing(path: &Path, size: u64, head: &[u8]) -> Result<(), VcdError> {
+fn check_framing(path: &Path, size: u64, head: &[u8], tail: [u8; 4]) -> Result<(), VcdError> {
     let not_mpeg = |reason: String| VcdError::NotMpeg {
         path: path.to_owned(),
         reason,
@@ -127,7 +162,9 @@ fn check_framing(path: &Path, size: u64, head: &[u8]) -> Result<(), VcdError> {
         });
     }
     let rest = size % PACK_SIZE as u64;
-    if rest != 0 {
+    // A program end code (00 00 01 B9) after the last pack is harmless: it is
+    // not stored (it is not a pack).
+    if rest != 0 && !(rest == 4 && tail == [0, 0, 1, 0xB9]) {
         return Err(VcdError::Truncated {
             path: path.to_owned(),
             size,
@@ -162,7 +199,14 @@ pub fn frame_input(path: &Path) -> Result<u32, VcdError> {
         .take(64 * 1024)
         .read_to_end(&mut head)
         .map_err(read_err(path))?;
-    check_framing(path, size, &head)?;
+    let mut tail = [0u8; 4];
+    if size >= 4 {
+        use std::io::{Seek, SeekFrom};
+        file.seek(SeekFrom::Start(size - 4))
+            .map_err(read_err(path))?;
+        file.read_exact(&mut tail).map_err(read_err(path))?;
+    }
+    check_framing(path, size, &head, tail)?;
     Ok((size / PACK_SIZE as u64).min(u32::MAX as u64) as u32)
 }
 
@@ -308,8 +352,74 @@ pub fn prepare(
     Ok((spec, checked))
 }
 
+/// Titles for the menu: those given, then the input file names.
+fn titles(given: &[String], inputs: &[PathBuf]) -> Result<Vec<String>, VcdError> {
+    if given.len() > inputs.len() {
+        return Err(VcdError::Titles {
+            given: given.len(),
+            tracks: inputs.len(),
+        });
+    }
+    Ok(inputs
+        .iter()
+        .enumerate()
+        .map(|(i, p)| given.get(i).cloned().unwrap_or_else(|| menu::title_of(p)))
+        .collect())
+}
+
+/// Draws the menu still in a scratch folder next to `bin` and adds it to `spec`;
+/// then checks the disc still fits.
+fn add_menu(
+    spec: &mut DiscSpec,
+    m: &MenuOptions,
+    inputs: &[Input],
+    bin: &Path,
+    disc: DiscSize,
+) -> Result<(), VcdError> {
+    let paths: Vec<PathBuf> = inputs.iter().map(|i| i.path.clone()).collect();
+    let opts = MenuOptions {
+        titles: titles(&m.titles, &paths)?,
+        ..m.clone()
+    };
+    let name = bin
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let work = bin.with_file_name(format!(".{name}.menu"));
+    std::fs::create_dir_all(&work).map_err(|error| VcdError::Write {
+        path: work.clone(),
+        error,
+    })?;
+    let standard = inputs[0].info.standard;
+    let still = menu::render(&opts, standard, &work);
+    let _ = std::fs::remove_dir_all(&work);
+    spec.menu = Some(image::MenuSpec {
+        still: still?,
+        pal: standard == mpeg::Standard::Pal,
+    });
+    let (layout, _) = image::plan(spec);
+    let capacity = disc.sectors();
+    if layout.total > capacity {
+        return Err(VcdError::TooLong {
+            minutes: disc.minutes(),
+            needed: layout.total as u64,
+            needed_time: image::duration(layout.total as u64),
+            capacity,
+            capacity_time: image::duration(capacity as u64),
+            hint: " (the menu takes a few seconds too)",
+        });
+    }
+    Ok(())
+}
+
 /// Writes the image of checked inputs to `out`.
-fn write_image(out: &File, spec: &DiscSpec, inputs: &[Input], bin: &Path) -> Result<u32, VcdError> {
+fn write_image(
+    out: &File,
+    spec: &DiscSpec,
+    inputs: &[Input],
+    bin: &Path,
+    cancel: Option<&AtomicBool>,
+) -> Result<u32, VcdError> {
     let write_err = |error| VcdError::Write {
         path: bin.to_owned(),
         error,
@@ -324,12 +434,15 @@ fn write_image(out: &File, spec: &DiscSpec, inputs: &[Input], bin: &Path) -> Res
             .map_err(write_err)?;
         let mut n = 0u32;
         let size = for_each_pack(&input.path, |pack| {
+            if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+                return Err(VcdError::Cancelled);
+            }
             let kind = mpeg::parse_pack(pack, false).map_or(mpeg::PackKind::Empty, |p| p.kind());
             n += 1;
             let sub = image::pack_subheader(k, kind, n == span.packs);
             w.put(sub, pack).map_err(write_err)
         })?;
-        if n != span.packs || size != span.packs as u64 * PACK_SIZE as u64 {
+        if n != span.packs || size / PACK_SIZE as u64 != span.packs as u64 {
             return Err(VcdError::Changed {
                 path: input.path.clone(),
             });
@@ -359,8 +472,25 @@ impl Drop for Partial {
 
 /// Authors a VCD 2.0 image (bin + cue) of `inputs`, one sequence track each.
 pub fn author(inputs: &[PathBuf], opts: &AuthorOptions) -> Result<Authored, VcdError> {
-    let (spec, checked) = prepare(inputs, opts)?;
     let bin = opts.output.clone();
+    let out = fs::canonicalize(&bin).ok();
+    if let Some(same) = inputs
+        .iter()
+        .find(|i| out.is_some() && fs::canonicalize(i).ok() == out)
+    {
+        return Err(VcdError::Invalid {
+            what: "output path",
+            value: bin.display().to_string(),
+            reason: format!(
+                "it is the input {}; choose another output file",
+                same.display()
+            ),
+        });
+    }
+    let (mut spec, checked) = prepare(inputs, opts)?;
+    if let Some(m) = &opts.menu {
+        add_menu(&mut spec, m, &checked, &bin, opts.disc)?;
+    }
     let cue = opts.cue_path();
     let name = bin
         .file_name()
@@ -377,7 +507,7 @@ pub fn author(inputs: &[PathBuf], opts: &AuthorOptions) -> Result<Authored, VcdE
     };
     let file = File::create(&part).map_err(write_err(&part))?;
     let mut guard = Partial(Some(part.clone()));
-    let sectors = write_image(&file, &spec, &checked, &bin)?;
+    let sectors = write_image(&file, &spec, &checked, &bin, opts.cancel.as_deref())?;
     drop(file);
     let (layout, _) = image::plan(&spec);
     let sheet = image::cue_sheet(&name, &spec, &layout);
@@ -389,6 +519,7 @@ pub fn author(inputs: &[PathBuf], opts: &AuthorOptions) -> Result<Authored, VcdE
         bin,
         cue,
         sectors,
+        warnings: warnings(&checked),
         inputs: checked,
         free_sectors: opts.disc.sectors().saturating_sub(sectors),
     })

@@ -46,9 +46,46 @@ pub struct AuthorArgs {
     /// ISO application id.
     #[arg(long, default_value = "")]
     pub application_id: String,
+    #[command(flatten)]
+    pub menu: MenuArgs,
+    /// ffmpeg program, used to draw the menu [default: `ffmpeg` on PATH].
+    #[arg(long, value_name = "PATH")]
+    pub ffmpeg: Option<PathBuf>,
     /// MPEG-1 system streams (2324-byte packs), one track each, in order.
     #[arg(value_name = "MPEG", required = true)]
     pub inputs: Vec<PathBuf>,
+}
+
+/// Menu options shared by `author` and `make`.
+#[derive(Debug, clap::Args)]
+pub struct MenuArgs {
+    /// Add a menu (playback control): a still picture listing the titles,
+    /// number keys play each video and return to the menu.
+    #[arg(long)]
+    pub menu: bool,
+    /// Menu title of the next video, in order (repeat; default: file names).
+    #[arg(long = "title", value_name = "TITLE")]
+    pub titles: Vec<String>,
+    /// Menu font: fontconfig family or font file [default: Noto Sans CJK SC].
+    #[arg(long, value_name = "FONT")]
+    pub menu_font: Option<String>,
+}
+
+impl MenuArgs {
+    fn options(
+        &self,
+        ffmpeg: &std::path::Path,
+        config: &VcdConfig,
+    ) -> Option<super::menu::MenuOptions> {
+        self.menu.then(|| super::menu::MenuOptions {
+            ffmpeg: ffmpeg.to_owned(),
+            font: self
+                .menu_font
+                .clone()
+                .unwrap_or_else(|| config.menu_font.clone()),
+            titles: self.titles.clone(),
+        })
+    }
 }
 
 /// `xingzhan vcd check`: verify every sector of a raw image.
@@ -64,7 +101,7 @@ pub fn parse_time(s: &str) -> anyhow::Result<chrono::NaiveDateTime> {
         .with_context(|| format!("--create-time {s:?} is not of the form \"YYYY-MM-DD HH:MM:SS\""))
 }
 
-pub fn author(a: AuthorArgs) -> anyhow::Result<()> {
+pub fn author(a: AuthorArgs, config: &VcdConfig) -> anyhow::Result<()> {
     let mut opts = AuthorOptions::new(a.output);
     opts.cue = a.cue;
     opts.volume_id = a.volume_label;
@@ -78,13 +115,15 @@ pub fn author(a: AuthorArgs) -> anyhow::Result<()> {
     if let Some(t) = a.create_time {
         opts.created = parse_time(&t)?;
     }
+    let ffmpeg = a.ffmpeg.unwrap_or_else(|| config.ffmpeg.clone());
+    opts.menu = a.menu.options(&ffmpeg, config);
     let done = author::author(&a.inputs, &opts)?;
     for (i, input) in done.inputs.iter().enumerate() {
         let info = &input.info;
         println!(
             "track {:2}: {} ({} packs, {}, {}{})",
             i + 2,
-            input.path.display(),
+            shown(&input.path),
             info.packs,
             image::duration(info.packs as u64),
             info.standard,
@@ -95,10 +134,13 @@ pub fn author(a: AuthorArgs) -> anyhow::Result<()> {
             }
         );
     }
+    for w in &done.warnings {
+        eprintln!("warning: {w}");
+    }
     println!(
         "wrote {} and {}: {} sectors ({} bytes); {} of a {}-minute disc left",
-        done.bin.display(),
-        done.cue.display(),
+        shown(&done.bin),
+        shown(&done.cue),
         done.sectors,
         done.sectors as u64 * 2352,
         image::duration(done.free_sectors as u64),
@@ -114,7 +156,7 @@ pub fn check(a: CheckArgs) -> anyhow::Result<()> {
     }
     println!(
         "{}: {} sectors ({} Form 1, {} Form 2, {} Form 2 without EDC), {} faulty{}",
-        a.image.display(),
+        shown(&a.image),
         r.sectors,
         r.form1,
         r.form2,
@@ -129,7 +171,7 @@ pub fn check(a: CheckArgs) -> anyhow::Result<()> {
     if !r.ok() {
         anyhow::bail!(
             "{} is damaged: {} bad sectors",
-            a.image.display(),
+            shown(&a.image),
             r.fault_count
         );
     }
@@ -160,6 +202,14 @@ pub struct MakeArgs {
     /// Keep the transcoded MPEG files in DIR/mpeg.
     #[arg(long)]
     pub keep_mpeg: bool,
+    /// Reuse finished disc images and MPEG files an interrupted run left in DIR.
+    #[arg(long)]
+    pub resume: bool,
+    /// Add an entry point (chapter) every SECS seconds at the next I-frame.
+    #[arg(long, value_name = "SECS")]
+    pub chapters_every: Option<f64>,
+    #[command(flatten)]
+    pub menu: MenuArgs,
     /// Videos in any format ffmpeg reads, in playing order.
     #[arg(value_name = "VIDEO", required = true)]
     pub inputs: Vec<PathBuf>,
@@ -191,7 +241,7 @@ fn print_plan(discs: &[plan::DiscPlan], inputs: &[PathBuf]) {
     for (n, d) in discs.iter().enumerate() {
         println!("disc {:02}:", n + 1);
         for p in &d.parts {
-            let name = inputs[p.video].display();
+            let name = shown(&inputs[p.video]);
             if p.of > 1 {
                 println!(
                     "  {name} part {}/{} from {} for {} (longer than one disc: split; each part starts at a new GOP)",
@@ -211,19 +261,23 @@ fn print_plan(discs: &[plan::DiscPlan], inputs: &[PathBuf]) {
     }
 }
 
-pub fn make(a: MakeArgs) -> anyhow::Result<()> {
-    let defaults = VcdConfig::default();
+pub fn make(a: MakeArgs, config: &VcdConfig) -> anyhow::Result<()> {
+    let ffmpeg = a.ffmpeg.unwrap_or_else(|| config.ffmpeg.clone());
     let opts = MakeOptions {
+        menu: a.menu.options(&ffmpeg, config),
         out_dir: a.out_dir,
         standard: a.standard,
         disc: a.disc,
-        ffmpeg: a.ffmpeg.unwrap_or(defaults.ffmpeg),
-        ffprobe: a.ffprobe.unwrap_or(defaults.ffprobe),
+        ffmpeg,
+        ffprobe: a.ffprobe.unwrap_or_else(|| config.ffprobe.clone()),
         dry_run: a.dry_run,
         keep_mpeg: a.keep_mpeg,
+        resume: a.resume,
+        chapters_every: a.chapters_every,
     };
     let cancel = cancel_on_signal();
     let mut last_pct = u64::MAX;
+    let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let bins = make::make(&a.inputs, &opts, &cancel, &mut |e| match e {
         MakeEvent::Probed { .. } => {}
         MakeEvent::Planned { discs } => print_plan(discs, &a.inputs),
@@ -235,30 +289,52 @@ pub fn make(a: MakeArgs) -> anyhow::Result<()> {
             total,
         } => {
             let pct = ((done / total.max(0.001)) * 100.0).clamp(0.0, 100.0) as u64;
-            if pct != last_pct {
-                last_pct = pct;
-                eprint!(
-                    "\rdisc {:02} track {:02}: transcoding {} {pct:3}%",
+            // On a terminal, one line updated in place; in a log, every 25 %.
+            let step = if tty { pct } else { pct / 25 * 25 };
+            if step != last_pct {
+                last_pct = step;
+                let line = format!(
+                    "disc {:02} track {:02}: transcoding {} {pct:3}%",
                     disc + 1,
                     track + 1,
-                    path.display()
+                    shown(path)
                 );
-                if pct == 100 {
-                    eprintln!();
+                if tty {
+                    eprint!("\r{line}");
+                } else {
+                    eprintln!("{line}");
                 }
             }
+        }
+        MakeEvent::Damaged {
+            path,
+            errors,
+            first,
+        } => {
+            if tty {
+                eprintln!();
+            }
+            eprintln!(
+                "warning: ffmpeg reported {errors} error(s) while reading {} (first: {first}); the disc may show glitches there",
+                shown(path)
+            );
+        }
+        MakeEvent::Authoring { disc } => {
+            last_pct = u64::MAX;
+            if tty {
+                eprintln!();
+            }
+            eprintln!("disc {:02}: writing the image", disc + 1);
         }
         MakeEvent::Authored {
             disc,
             bin,
             free_seconds,
         } => {
-            last_pct = u64::MAX;
-            eprintln!();
             println!(
                 "disc {:02}: wrote {} ({} minutes left)",
                 disc + 1,
-                bin.display(),
+                shown(bin),
                 free_seconds / 60
             );
         }
@@ -267,4 +343,37 @@ pub fn make(a: MakeArgs) -> anyhow::Result<()> {
         println!("{} disc image(s) ready", bins.len());
     }
     Ok(())
+}
+
+/// `xingzhan vcd burn`: write an image to a CD-R with cdrdao.
+#[derive(Debug, clap::Args)]
+pub struct BurnArgs {
+    /// The cue sheet; the .bin of the same name must be next to it.
+    pub cue: PathBuf,
+    /// Writer device [default: the first /dev/srN].
+    #[arg(long, value_name = "DEV")]
+    pub device: Option<PathBuf>,
+    /// Burn speed [default: from [vcd] burn_speed, 8].
+    #[arg(long, value_name = "N")]
+    pub speed: Option<u32>,
+    /// cdrdao program [default: `cdrdao` on PATH].
+    #[arg(long, value_name = "PATH")]
+    pub cdrdao: Option<PathBuf>,
+}
+
+pub fn burn(a: BurnArgs, config: &VcdConfig) -> anyhow::Result<()> {
+    let device = super::burn::burn(&super::burn::BurnOptions {
+        cue: a.cue.clone(),
+        device: a.device,
+        speed: a.speed.unwrap_or(config.burn_speed),
+        cdrdao: a.cdrdao.unwrap_or_else(|| config.cdrdao.clone()),
+        dev_dir: "/dev".into(),
+    })?;
+    println!("burned {} on {}", shown(&a.cue), shown(&device));
+    Ok(())
+}
+
+/// A path for people: UTF-8, or decoded from GBK (receivers write GBK names).
+fn shown(p: &std::path::Path) -> String {
+    crate::paths::display(p)
 }

@@ -96,6 +96,10 @@ pub enum VcdError {
         "ffmpeg was killed ({how}) while transcoding {path}; partial output removed, run the command again"
     )]
     Killed { path: PathBuf, how: String },
+    #[error(
+        "no room to write {path}: {message}; free some space and run again (partial output removed)"
+    )]
+    OutputFull { path: PathBuf, message: String },
     #[error("cancelled; partial output removed")]
     Cancelled,
     #[error(
@@ -106,4 +110,40 @@ pub enum VcdError {
         need_mb: u64,
         free_mb: u64,
     },
+    #[error(
+        "menu font {font:?} not found; install it with `apt-get install fonts-noto-cjk` or set [vcd] menu_font to a CJK font"
+    )]
+    FontMissing { font: String },
+    #[error("cannot draw the disc menu: {message}")]
+    Menu { message: String },
+    #[error("{given} menu titles given for {tracks} tracks; give at most one --title per video")]
+    Titles { given: usize, tracks: usize },
+    #[error(
+        "{path} is damaged: {faults} bad sectors (run `xingzhan vcd check`); make the image again before burning"
+    )]
+    Damaged { path: PathBuf, faults: u64 },
+    #[error("cannot burn {cue}: {message}")]
+    Burn { cue: PathBuf, message: String },
+    #[error(
+        "no CD writer found: {detail}; connect a CD/DVD writer or give one with --device /dev/srN"
+    )]
+    NoWriter { detail: String },
+}
+
+impl VcdError {
+    /// Maps a failure to start `program` to "not installed" (naming the Debian
+    /// package) when it is missing, else to a plain tool error.
+    pub fn spawn(program: &std::path::Path, package: &'static str, e: std::io::Error) -> Self {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            VcdError::ToolMissing {
+                program: program.to_owned(),
+                package,
+            }
+        } else {
+            VcdError::Tool {
+                program: program.to_owned(),
+                message: e.to_string(),
+            }
+        }
+    }
 }

@@ -1,11 +1,13 @@
 //! The disc image: where every sector goes (layout), what track 1 holds (ISO 9660
-//! tree, INFO.VCD, ENTRIES.VCD), the subheaders of sequence tracks, the sector
-//! stream writer and the cue sheet.
+//! tree, INFO.VCD, ENTRIES.VCD and, with a menu, LOT/PSD, the segment area with
+//! the menu still and EXT/LOT_X, EXT/PSD_X), the subheaders of sequence tracks,
+//! the sector stream writer and the cue sheet.
 //!
 //! Pure apart from [`SectorWriter`], which only needs a `Write`. Layout follows
-//! vcdimager's defaults (fact sheet §2.1): track 1 of at least 300 sectors; per
-//! sequence a 150-sector pregap, 30 front-margin sectors, the packs, 45 rear-margin
-//! sectors; a 150-sector post-gap after the last track.
+//! vcdimager's defaults (fact sheet §2.1, §2.2): track 1 of at least 300 sectors;
+//! per sequence a 150-sector pregap, 30 front-margin sectors, the packs, 45
+//! rear-margin sectors; a 150-sector post-gap after the last track. Checked byte
+//! for byte against vcdimager (no menu) and vcdxbuild (menu) in tests/vcd.rs.
 
 use std::io::{self, Write};
 

@@ -7,11 +7,13 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use super::author::{self, AuthorOptions};
 use super::error::VcdError;
 use super::image::DiscSize;
+use super::menu::{self, MenuOptions};
 use super::mpeg::Standard;
 use super::plan::{self, DiscPlan};
 use super::probe::{self, Probe};
@@ -29,6 +31,14 @@ pub struct MakeOptions {
     pub dry_run: bool,
     /// Keep the transcoded MPEG files (in `out_dir/mpeg`).
     pub keep_mpeg: bool,
+    /// Add a menu; its titles are per input video (default: file names).
+    pub menu: Option<MenuOptions>,
+    /// Reuse what an interrupted run of the same request left: finished disc
+    /// images (bin and cue) and finished MPEG files (both are only renamed
+    /// into place when complete).
+    pub resume: bool,
+    /// Seconds between chapter entry points on each track, if any.
+    pub chapters_every: Option<f64>,
 }
 
 /// What `make` reports while it works.
@@ -47,6 +57,17 @@ pub enum MakeEvent<'a> {
         path: &'a Path,
         done: f64,
         total: f64,
+    },
+    /// ffmpeg finished a video but logged errors (a damaged input it worked
+    /// around); the disc may show glitches there.
+    Damaged {
+        path: &'a Path,
+        errors: usize,
+        first: &'a str,
+    },
+    /// Transcoding of a disc is done; its image is being written.
+    Authoring {
+        disc: usize,
     },
     Authored {
         disc: usize,
@@ -69,7 +90,7 @@ fn bytes_needed(d: &DiscPlan) -> u64 {
 pub fn make(
     inputs: &[PathBuf],
     opts: &MakeOptions,
-    cancel: &AtomicBool,
+    cancel: &Arc<AtomicBool>,
     on_event: &mut dyn FnMut(MakeEvent),
 ) -> Result<Vec<PathBuf>, VcdError> {
     if inputs.is_empty() {
@@ -83,7 +104,7 @@ pub fn make(
         probes.push(p);
     }
     let durations: Vec<f64> = probes.iter().map(|p| p.duration).collect();
-    let discs = plan::plan(&durations, opts.disc, false);
+    let discs = plan::plan(&durations, opts.disc, opts.menu.is_some());
     on_event(MakeEvent::Planned { discs: &discs });
     if opts.dry_run {
         return Ok(Vec::new());
@@ -119,11 +140,10 @@ pub fn make(
             for m in &mpegs {
                 let _ = fs::remove_file(m);
             }
+            // Only removed when empty (kept MPEG files of earlier discs stay).
+            let _ = fs::remove_dir(&work);
         }
         bins.push(result?);
-    }
-    if !opts.keep_mpeg {
-        let _ = fs::remove_dir(&work);
     }
     Ok(bins)
 }
@@ -136,13 +156,27 @@ fn make_disc(
     probes: &[Probe],
     opts: &MakeOptions,
     work: &Path,
-    cancel: &AtomicBool,
+    cancel: &Arc<AtomicBool>,
     on_event: &mut dyn FnMut(MakeEvent),
     mpegs: &mut Vec<PathBuf>,
 ) -> Result<PathBuf, VcdError> {
+    let bin = opts.out_dir.join(format!("disc{:02}.bin", n + 1));
+    if opts.resume && bin.is_file() && bin.with_extension("cue").is_file() {
+        let sectors = fs::metadata(&bin).map_or(0, |m| m.len() / 2352);
+        on_event(MakeEvent::Authored {
+            disc: n,
+            bin: &bin,
+            free_seconds: (opts.disc.sectors() as u64).saturating_sub(sectors) / 75,
+        });
+        return Ok(bin);
+    }
     for (k, part) in disc.parts.iter().enumerate() {
         let input = &inputs[part.video];
         let output = work.join(format!("disc{:02}-track{:02}.mpg", n + 1, k + 1));
+        if opts.resume && output.is_file() {
+            mpegs.push(output);
+            continue;
+        }
         let split = part.of > 1;
         let t = Transcode {
             ffmpeg: opts.ffmpeg.clone(),
@@ -154,7 +188,7 @@ fn make_disc(
             has_audio: probes[part.video].has_audio,
         };
         mpegs.push(output);
-        transcode::run(&t, cancel, &mut |done| {
+        let errors = transcode::run(&t, cancel, &mut |done| {
             on_event(MakeEvent::Transcoding {
                 disc: n,
                 track: k,
@@ -163,11 +197,40 @@ fn make_disc(
                 total: part.length,
             })
         })?;
+        if let Some(first) = errors.first() {
+            on_event(MakeEvent::Damaged {
+                path: input,
+                errors: errors.len(),
+                first,
+            });
+        }
     }
-    let bin = opts.out_dir.join(format!("disc{:02}.bin", n + 1));
     let mut a = AuthorOptions::new(bin);
     a.disc = opts.disc;
+    a.cancel = Some(cancel.clone());
+    a.chapters_every = opts.chapters_every;
     a.volume_id = format!("VIDEOCD_{:02}", n + 1);
+    a.menu = opts.menu.as_ref().map(|m| MenuOptions {
+        titles: disc
+            .parts
+            .iter()
+            .map(|p| {
+                let input = &inputs[p.video];
+                let title = m
+                    .titles
+                    .get(p.video)
+                    .cloned()
+                    .unwrap_or_else(|| menu::title_of(input));
+                if p.of > 1 {
+                    format!("{title}（{}/{}）", p.number, p.of)
+                } else {
+                    title
+                }
+            })
+            .collect(),
+        ..m.clone()
+    });
+    on_event(MakeEvent::Authoring { disc: n });
     let done = author::author(mpegs, &a)?;
     on_event(MakeEvent::Authored {
         disc: n,

@@ -1,19 +1,25 @@
 //! Village VCDs: VCD 2.0 disc images authored in our own code (see issue 4).
 //!
-//! Modules by concern: `sector` (raw Mode 2 sectors, EDC, ECC), `mpeg` (pack
-//! parser and stream checks), `iso9660` (file system with XA), `vcdfiles`
-//! (INFO/ENTRIES/LOT/PSD), `image` (layout, track 1, cue), `author` (the I/O of
-//! authoring), `check` (our sector checker), `probe` (ffprobe), `plan` (which
-//! video goes on which disc), `transcode` (ffmpeg), `make` (videos to images),
-//! `cli` (the command line).
+//! Modules by concern:
+//! - pure encoding: `sector` (raw Mode 2 sectors, EDC, P/Q ECC), `mpeg` (pack
+//!   parser and VCD stream checks), `iso9660` (file system with XA),
+//!   `vcdfiles` (INFO/ENTRIES/LOT/PSD), `image` (layout, track 1, cue sheet),
+//!   `plan` (which video goes on which disc);
+//! - I/O: `author` (MPEG streams to bin/cue), `check` (our sector checker),
+//!   `probe` (ffprobe), `transcode` (ffmpeg via ffmpeg-sidecar), `menu` (the
+//!   menu still), `make` (any videos to disc images), `burn` (cdrdao);
+//!   persistent disc-making jobs live in `crate::outreach`;
+//! - `cli` (the `xingzhan vcd` command line) and `error` (`VcdError`).
 
 pub mod author;
+pub mod burn;
 pub mod check;
 pub mod cli;
 pub mod error;
 pub mod image;
 pub mod iso9660;
 pub mod make;
+pub mod menu;
 pub mod mpeg;
 pub mod plan;
 pub mod probe;
@@ -39,6 +45,8 @@ pub struct VcdConfig {
     pub cdrdao: PathBuf,
     /// Burn speed passed to cdrdao.
     pub burn_speed: u32,
+    /// Font of the disc menu: a fontconfig family or a font file path.
+    pub menu_font: String,
 }
 
 impl Default for VcdConfig {
@@ -48,6 +56,7 @@ impl Default for VcdConfig {
             ffprobe: "ffprobe".into(),
             cdrdao: "cdrdao".into(),
             burn_speed: 8,
+            menu_font: menu::DEFAULT_FONT.into(),
         }
     }
 }
@@ -65,15 +74,24 @@ pub enum VcdCommand {
     Author(Box<cli::AuthorArgs>),
     /// Transcode any videos with ffmpeg, plan discs and author one image each.
     Make(Box<cli::MakeArgs>),
+    /// Burn a bin/cue image with cdrdao.
+    Burn(cli::BurnArgs),
     /// Check every sector of a raw image: sync, address, subheader, EDC, ECC.
     Check(cli::CheckArgs),
 }
 
-/// Runs a `xingzhan vcd` subcommand.
+/// Runs a `xingzhan vcd` subcommand with the built-in `[vcd]` defaults.
 pub fn run(args: VcdArgs) -> anyhow::Result<()> {
+    run_with(args, &VcdConfig::default())
+}
+
+/// Runs a `xingzhan vcd` subcommand with the `[vcd]` section of the loaded
+/// configuration (command-line flags still win).
+pub fn run_with(args: VcdArgs, config: &VcdConfig) -> anyhow::Result<()> {
     match args.command {
-        VcdCommand::Author(a) => cli::author(*a),
+        VcdCommand::Author(a) => cli::author(*a, config),
         VcdCommand::Check(a) => cli::check(a),
-        VcdCommand::Make(a) => cli::make(*a),
+        VcdCommand::Make(a) => cli::make(*a, config),
+        VcdCommand::Burn(a) => cli::burn(a, config),
     }
 }

@@ -437,6 +437,10 @@ pub enum StreamError {
     #[error("no MPEG-1 video sequence header found")]
     NoVideo,
     #[error(
+        "it holds a still picture (video stream 0xE1/0xE2), not motion video; a still can only be a menu picture"
+    )]
+    StillOnly,
+    #[error(
         "video is {width}x{height} at {fps} fps; a VCD needs PAL 352x288 at 25 fps or NTSC 352x240 at 29.97 fps"
     )]
     Resolution {
@@ -461,6 +465,8 @@ pub struct StreamScanner {
     sequence: Option<SequenceHeader>,
     audio: Option<AudioHeader>,
     has_audio: bool,
+    has_motion: bool,
+    has_still: bool,
     max_mux: u32,
     first_pts: Option<u64>,
     access_points: Vec<AccessPoint>,
@@ -506,8 +512,11 @@ impl StreamScanner {
         if self.sequence.is_none() {
             self.sequence = p.sequence;
         }
-        if p.kind() == PackKind::Audio {
-            self.has_audio = true;
+        match p.kind() {
+            PackKind::Audio => self.has_audio = true,
+            PackKind::Video => self.has_motion = true,
+            PackKind::Still { .. } => self.has_still = true,
+            PackKind::Empty => {}
         }
         if self.audio.is_none() {
             self.audio = p.audio;
@@ -523,6 +532,9 @@ impl StreamScanner {
 
     /// Checks what was seen against VCD 2.0.
     pub fn finish(self) -> Result<StreamInfo, StreamError> {
+        if self.has_still && !self.has_motion {
+            return Err(StreamError::StillOnly);
+        }
         let seq = self.sequence.ok_or(StreamError::NoVideo)?;
         let fps = seq.fps();
         let standard = match (seq.width, seq.height, seq.rate_code) {

@@ -51,21 +51,6 @@ fn ratio(s: &str) -> Option<f64> {
     (d > 0.0 && n > 0.0).then_some(n / d)
 }
 
-/// Maps a failure to start a tool to "missing" when it is not installed.
-pub fn spawn_error(program: &Path, e: std::io::Error) -> VcdError {
-    if e.kind() == std::io::ErrorKind::NotFound {
-        VcdError::ToolMissing {
-            program: program.to_owned(),
-            package: "ffmpeg",
-        }
-    } else {
-        VcdError::Tool {
-            program: program.to_owned(),
-            message: e.to_string(),
-        }
-    }
-}
-
 /// Parses ffprobe's JSON for `path`.
 pub fn parse(path: &Path, json: &[u8]) -> Result<Probe, VcdError> {
     let unreadable = |reason: String| VcdError::NotVideo {
@@ -131,7 +116,7 @@ pub fn probe(ffprobe: &Path, path: &Path) -> Result<Probe, VcdError> {
         ])
         .arg(path)
         .output()
-        .map_err(|e| spawn_error(ffprobe, e))?;
+        .map_err(|e| VcdError::spawn(ffprobe, "ffmpeg", e))?;
     if !out.status.success() {
         let msg = String::from_utf8_lossy(&out.stderr);
         let last = msg.lines().last().unwrap_or("unknown error").trim();

@@ -8,6 +8,7 @@
 //! read on another. Cancelling sends `q` (ffmpeg's own quit), killing it if it
 //! does not stop. Output goes to a hidden `.part` file renamed when complete.
 
+use std::ffi::OsString;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,7 +21,6 @@ use ffmpeg_sidecar::event::{FfmpegEvent, LogLevel};
 
 use super::error::VcdError;
 use super::mpeg::Standard;
-use super::probe::spawn_error;
 
 /// One transcoding task.
 #[derive(Debug, Clone)]
@@ -50,33 +50,36 @@ pub fn video_filter(standard: Standard) -> String {
 }
 
 /// The ffmpeg arguments (without the program) for `t`, writing to `output`.
-pub fn ffmpeg_args(t: &Transcode, output: &Path) -> Vec<String> {
-    let mut a: Vec<String> = ["-hide_banner", "-nostats", "-y"]
-        .map(String::from)
-        .to_vec();
+pub fn ffmpeg_args(t: &Transcode, output: &Path) -> Vec<OsString> {
+    // Paths stay OsStrings: file names need not be UTF-8 (GBK names exist).
+    let mut a: Vec<OsString> = Vec::new();
+    let mut push = |items: &[&str]| a.extend(items.iter().map(OsString::from));
+    push(&["-hide_banner", "-nostats", "-y"]);
     if let Some(s) = t.start {
-        a.extend(["-ss".into(), format!("{s:.3}")]);
+        push(&["-ss", &format!("{s:.3}")]);
     }
-    a.extend(["-i".into(), t.input.display().to_string()]);
+    push(&["-i"]);
+    a.push(t.input.clone().into_os_string());
+    let mut push = |items: &[&str]| a.extend(items.iter().map(OsString::from));
     if !t.has_audio {
-        a.extend(["-f", "lavfi", "-i", "anullsrc=r=44100:cl=stereo"].map(String::from));
+        push(&["-f", "lavfi", "-i", "anullsrc=r=44100:cl=stereo"]);
     }
     if let Some(l) = t.length {
-        a.extend(["-t".into(), format!("{l:.3}")]);
+        push(&["-t", &format!("{l:.3}")]);
     }
-    a.extend(["-map", "0:v:0"].map(String::from));
+    push(&["-map", "0:v:0"]);
     if t.has_audio {
-        a.extend(["-map", "0:a:0"].map(String::from));
+        push(&["-map", "0:a:0"]);
     } else {
-        a.extend(["-map", "1:a:0", "-shortest"].map(String::from));
+        push(&["-map", "1:a:0", "-shortest"]);
     }
-    a.extend(["-vf".into(), video_filter(t.standard)]);
+    push(&["-vf", &video_filter(t.standard)]);
     let target = match t.standard {
         Standard::Pal => "pal-vcd",
         Standard::Ntsc => "ntsc-vcd",
     };
-    a.extend(["-target", target, "-progress", "pipe:1", "-f", "vcd"].map(String::from));
-    a.push(output.display().to_string());
+    push(&["-target", target, "-progress", "pipe:1", "-f", "vcd"]);
+    a.push(output.as_os_str().to_owned());
     a
 }
 
@@ -85,7 +88,7 @@ pub fn check_ffmpeg(ffmpeg: &Path) -> Result<(), VcdError> {
     let out = std::process::Command::new(ffmpeg)
         .arg("-version")
         .output()
-        .map_err(|e| spawn_error(ffmpeg, e))?;
+        .map_err(|e| VcdError::spawn(ffmpeg, "ffmpeg", e))?;
     if !out.status.success() {
         return Err(VcdError::Tool {
             program: ffmpeg.to_owned(),
@@ -105,19 +108,24 @@ pub fn part_path(output: &Path) -> PathBuf {
 }
 
 /// Runs the transcode. `progress` gets the seconds of output done so far.
-/// Returns `Cancelled` when `cancel` was set, leaving no output behind.
+/// Returns the errors ffmpeg logged although it finished (damaged input it
+/// worked around: the video may show glitches there), or `Cancelled` when
+/// `cancel` was set, leaving no output behind.
 pub fn run(
     t: &Transcode,
     cancel: &AtomicBool,
     progress: &mut dyn FnMut(f64),
-) -> Result<(), VcdError> {
+) -> Result<Vec<String>, VcdError> {
     let part = part_path(&t.output);
     let result = run_to(t, &part, cancel, progress);
     match result {
-        Ok(()) => std::fs::rename(&part, &t.output).map_err(|error| VcdError::Write {
-            path: t.output.clone(),
-            error,
-        }),
+        Ok(errors) => {
+            std::fs::rename(&part, &t.output).map_err(|error| VcdError::Write {
+                path: t.output.clone(),
+                error,
+            })?;
+            Ok(errors)
+        }
         Err(e) => {
             let _ = std::fs::remove_file(&part);
             Err(e)
@@ -130,11 +138,11 @@ fn run_to(
     part: &Path,
     cancel: &AtomicBool,
     progress: &mut dyn FnMut(f64),
-) -> Result<(), VcdError> {
+) -> Result<Vec<String>, VcdError> {
     let mut child = FfmpegCommand::new_with_path(&t.ffmpeg)
         .args(ffmpeg_args(t, part))
         .spawn()
-        .map_err(|e| spawn_error(&t.ffmpeg, e))?;
+        .map_err(|e| VcdError::spawn(&t.ffmpeg, "ffmpeg", e))?;
     let stdout = child.take_stdout().expect("ffmpeg-sidecar pipes stdout");
     let (tx, rx) = mpsc::channel();
     let reader = thread::Builder::new()
@@ -209,7 +217,7 @@ fn run_to(
         return Err(VcdError::Cancelled);
     }
     if status.success() {
-        return Ok(());
+        return Ok(errors);
     }
     use std::os::unix::process::ExitStatusExt;
     if let Some(signal) = status.signal() {
@@ -222,6 +230,20 @@ fn run_to(
         .last()
         .cloned()
         .unwrap_or_else(|| format!("ffmpeg exited with {status}"));
+    // Out of room for the output: say so instead of blaming the input.
+    if [
+        "No space left on device",
+        "File too large",
+        "Disk quota exceeded",
+    ]
+    .iter()
+    .any(|m| message.contains(m))
+    {
+        return Err(VcdError::OutputFull {
+            path: t.output.clone(),
+            message,
+        });
+    }
     Err(VcdError::Transcode {
         path: t.input.clone(),
         message,
@@ -243,7 +265,11 @@ mod tests {
             length: Some(30.0),
             has_audio: false,
         };
-        let a = ffmpeg_args(&t, Path::new(".out.mpg.part")).join(" ");
+        let a: Vec<String> = ffmpeg_args(&t, Path::new(".out.mpg.part"))
+            .iter()
+            .map(|s| s.to_string_lossy().into_owned())
+            .collect();
+        let a = a.join(" ");
         assert!(
             a.contains("-ss 60.000 -i in.mkv -f lavfi -i anullsrc=r=44100:cl=stereo -t 30.000")
         );

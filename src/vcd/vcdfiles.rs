@@ -1,5 +1,6 @@
 //! The VCD information files in /VCD: INFO.VCD, ENTRIES.VCD and, with playback
-//! control, LOT.VCD and PSD.VCD (fact sheet §2.6, §2.7, §7).
+//! control, LOT.VCD and PSD.VCD (the same encoders make EXT/LOT_X.VCD and
+//! EXT/PSD_X.VCD; fact sheet §2.6, §2.7, §7).
 //!
 //! Pure encoders: each returns the file's bytes; all numbers big-endian.
 
