@@ -36,7 +36,7 @@ pub struct JobRequest {
     pub items: Vec<i64>,
     #[serde(default = "pal")]
     pub standard: String,
-    #[serde(default = "d74")]
+    #[serde(default = "d80")]
     pub disc: u32,
     #[serde(default)]
     pub menu: bool,
@@ -47,8 +47,8 @@ pub struct JobRequest {
 fn pal() -> String {
     "pal".into()
 }
-fn d74() -> u32 {
-    74
+fn d80() -> u32 {
+    80
 }
 
 /// Checks a request against the catalog; returns the items' titles and durations.
@@ -420,7 +420,7 @@ async fn page_index(State(st): State<AppState>, Query(p): Query<IndexParams>) ->
     }
     b.push_str(
         "</table><p>光盘标题 <input name=\"title\" size=\"30\"> 制式 <select name=\"standard\"><option value=\"pal\">PAL（国内）</option><option value=\"ntsc\">NTSC</option></select> \
-光盘 <select name=\"disc\"><option value=\"74\">74 分钟（650MB）</option><option value=\"80\">80 分钟（700MB）</option></select> \
+光盘 <select name=\"disc\"><option value=\"80\">80 分钟（700MB）</option><option value=\"74\">74 分钟（650MB）</option></select> \
 <label><input type=\"checkbox\" name=\"menu\"> 带中文节目菜单</label></p>\
 <p><button type=\"button\" onclick=\"preview()\">预览光盘安排</button> <button>开始制作</button></p></form><div id=\"plan\"></div>",
     );
