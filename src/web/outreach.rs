@@ -315,24 +315,14 @@ async fn add_register(
     Ok((StatusCode::CREATED, Json(json!(rec))))
 }
 
-const STYLE: &str = "body{font-family:'Noto Sans CJK SC','Microsoft YaHei',sans-serif;margin:0;background:#f4f6f8}\
-header{background:#2d6a2d;color:#fff;padding:8px 16px}header a{color:#fff;margin-right:16px}main{padding:12px 16px;max-width:1000px}\
-table{border-collapse:collapse;width:100%;background:#fff}td,th{border:1px solid #ccd;padding:4px 6px;font-size:14px;text-align:left}\
-th{background:#e6f0e6}.bar{background:#ddd;width:100%;height:22px}.bar div{background:#2d8a2d;height:22px}\
-.err{color:#c00}input,select,button{font-size:14px;padding:3px}";
-
 fn shell(title: &str, body: &str, refresh: bool) -> Html<String> {
-    Html(format!(
-        "<!DOCTYPE html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">{}<title>{t} - 星站</title><style>{STYLE}</style></head>\
-<body><header><b>星站 · 农村远教光盘</b> &nbsp; <a href=\"/\">首页</a><a href=\"/vcd\">制作光盘</a><a href=\"/api/v1/vcd/register?format=csv\">光盘发放登记（CSV）</a></header>\
-<main><h2>{t}</h2>{body}</main></body></html>",
-        if refresh {
-            "<meta http-equiv=\"refresh\" content=\"3\">"
-        } else {
-            ""
-        },
-        t = esc(title)
-    ))
+    let head = if refresh {
+        "<meta http-equiv=\"refresh\" content=\"3\">"
+    } else {
+        ""
+    };
+    let links = "<p><a href=\"/vcd\">制作光盘</a> · <a href=\"/api/v1/vcd/register?format=csv\">光盘发放登记（CSV）</a></p>";
+    super::pages::layout(title, &format!("{links}{body}"), head)
 }
 
 fn state_zh(s: &str) -> &str {

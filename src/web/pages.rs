@@ -62,16 +62,23 @@ main{padding:12px 16px;max-width:1100px}table{border-collapse:collapse;width:100
 td,th{border:1px solid #ccd;padding:4px 6px;text-align:left;font-size:14px}th{background:#e8eef5}\
 .cards{display:flex;flex-wrap:wrap;gap:8px}.card{background:#fff;border:1px solid #ccd;padding:8px 12px;min-width:110px}\
 .card b{display:block;font-size:22px}.warn{color:#b35900}.crit{color:#c00;font-weight:bold}.ok{color:#2a7a2a}\
-form.inline{display:inline}input,select,button{font-size:14px;padding:3px}";
+form.inline{display:inline}input,select,button{font-size:14px;padding:3px}\
+.bar{background:#ddd;width:100%;height:22px}.bar div{background:#2d8a2d;height:22px}.err{color:#c00}";
 
-fn page(title: &str, body: &str) -> Html<String> {
+/// The one page layout of the station: header with the navigation, a title,
+/// the body. `head` adds to `<head>` (a page's own style or a refresh).
+pub fn layout(title: &str, body: &str, head: &str) -> Html<String> {
     Html(format!(
         "<!DOCTYPE html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{t} - 星站</title>\
-<style>{CSS}</style></head><body><header><b>星站</b> &nbsp; <a href=\"/\">首页</a><a href=\"/items\">资源目录</a>\
+<style>{CSS}</style>{head}</head><body><header><b>星站</b> &nbsp; <a href=\"/\">首页</a><a href=\"/items\">资源目录</a>\
 <a href=\"/items?kept=true\">校本资源库</a><a href=\"/equipment\">设备使用</a><a href=\"/vcd\">农业光盘</a><a href=\"/disk\">磁盘</a></header><main><h2>{t}</h2>{body}</main></body></html>",
         t = esc(title)
     ))
+}
+
+fn page(title: &str, body: &str) -> Html<String> {
+    layout(title, body, "")
 }
 
 fn page_error(status: StatusCode, msg: &str) -> Response {
