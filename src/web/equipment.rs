@@ -778,7 +778,7 @@ fn percent(s: &str) -> String {
 pub fn chart(bars: &[(String, Option<f64>)], target: f64) -> String {
     let (w, row, left) = (640.0, 22.0, 170.0);
     let h = row * bars.len().max(1) as f64 + 30.0;
-    let x = |v: f64| left + v.clamp(0.0, 1.0) * (w - left - 20.0);
+    let x = |v: f64| left + v.clamp(0.0, 1.0) * (w - left - 60.0);
     let mut s = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" role=\"img\" aria-label=\"利用率\">"
     );
@@ -949,4 +949,37 @@ async fn report_page(
         t = u.to - Duration::days(1)
     );
     Ok(page("利用率与应用率", &b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chart_draws_bars_the_target_line_and_missing_data() {
+        let svg = chart(
+            &[("教室 <A>".into(), Some(0.5)), ("投影机".into(), None)],
+            0.95,
+        );
+        // Scale: 170 + v * (640 - 170 - 60) = 170 + v * 410.
+        assert!(svg.contains("width=\"205.0\""), "half bar: {svg}");
+        assert!(svg.contains("x1=\"559.5\""), "target line at 95%: {svg}");
+        assert!(svg.contains("目标 95%") && svg.contains("无数据"), "{svg}");
+        assert!(svg.contains("教室 &lt;A&gt;"), "labels are escaped: {svg}");
+    }
+
+    #[test]
+    fn bounds_are_local_dates_with_inclusive_end() {
+        let off = FixedOffset::east_opt(8 * 3600).unwrap();
+        let (f, d) = parse_bound("2026-09-07", off, false).unwrap();
+        assert_eq!(f.to_rfc3339(), "2026-09-06T16:00:00+00:00");
+        assert_eq!(d.to_string(), "2026-09-07");
+        let (t, d) = parse_bound("2026-09-07", off, true).unwrap();
+        assert_eq!(t.to_rfc3339(), "2026-09-07T16:00:00+00:00");
+        assert_eq!(d.to_string(), "2026-09-08");
+        let (t, _) = parse_bound("2026-09-07T10:00:00+08:00", off, true).unwrap();
+        assert_eq!(t.to_rfc3339(), "2026-09-07T02:00:00+00:00");
+        assert!(parse_bound("7/9/2026", off, false).is_err());
+        assert_eq!(percent("a b/中"), "a%20b%2F%E4%B8%AD");
+    }
 }
