@@ -117,17 +117,38 @@ fn reply_split_across_reads() {
 fn device_that_never_answers_follows_its_on_timeout_policy() {
     let mute1 = FakeDevice::pair(on_query(b"PWR?\r", |_, _| vec![]));
     let mute2 = FakeDevice::pair(on_query(b"ka 01 ff\r", |_, _| vec![]));
+    // An LG TV that answers "on" twice, then is switched off (and goes mute).
+    let lg = FakeDevice::pair(on_query(b"ka 01 ff\r", |n, _| {
+        if n < 2 {
+            vec![w(b"a 01 OK01x")]
+        } else {
+            vec![]
+        }
+    }));
     let (_d, store) = store();
     let mut tv = serial_dev("tv", "lg_tv", &mute2.path);
     tv.kind = DeviceKind::Tv;
-    let cfg = config(vec![serial_dev("p", "epson_escvp21", &mute1.path), tv]);
+    let mut tv2 = serial_dev("tv2", "lg_tv", &lg.path);
+    tv2.kind = DeviceKind::Tv;
+    let cfg = config(vec![serial_dev("p", "epson_escvp21", &mute1.path), tv, tv2]);
     let h = equipment::spawn(&cfg, store.clone(), sys()).unwrap();
     let p = wait_seq(&store, "p", &[State::Unknown]);
     assert!(p[0].detail.contains("no reply from"), "{}", p[0].detail);
     assert!(p[0].detail.contains(&mute1.path), "{}", p[0].detail);
-    // LG TVs are mute in standby: the driver's documented default is "off".
-    let t = wait_seq(&store, "tv", &[State::Standby]);
-    assert!(t[0].detail.contains("on_timeout = off"), "{}", t[0].detail);
+    // LG TVs are mute in standby: the driver's documented default is "off",
+    // but only once the link has been proven by an answer.
+    let t = wait_seq(&store, "tv", &[State::Unknown]);
+    assert!(
+        t[0].detail.contains("once the device has answered"),
+        "{}",
+        t[0].detail
+    );
+    let t = wait_seq(&store, "tv2", &[State::On, State::Standby]);
+    assert!(
+        t[1].detail.contains("(on_timeout = off)"),
+        "{}",
+        t[1].detail
+    );
     h.shutdown();
 }
 
@@ -411,7 +432,7 @@ fn host_pc_counts_while_running() {
     let boot = chrono::Utc::now()
         - chrono::Duration::from_std(equipment::dvb::host_uptime().unwrap()).unwrap();
     assert!(
-        (rows[0].start_at - boot).num_seconds().abs() < 5,
+        (rows[0].start_at - boot).num_seconds().abs() < 120,
         "{:?} vs {boot}",
         rows[0].start_at
     );

@@ -148,8 +148,16 @@ pub fn transact(
     }
 }
 
-/// What one poll of the power state concluded.
-pub fn judge(driver: &Driver, reply: &Reply, port: &str, timeout: Duration) -> (State, String) {
+/// What one poll of the power state concluded. `proven`: the device has
+/// answered since the port was opened, so silence can mean off
+/// (`on_timeout = "off"`); before that, silence is only unknown.
+pub fn judge(
+    driver: &Driver,
+    reply: &Reply,
+    port: &str,
+    timeout: Duration,
+    proven: bool,
+) -> (State, String) {
     match reply {
         Reply::Matched(buf) => match driver.parse(buf) {
             Some(p) => (p.state, p.detail),
@@ -167,6 +175,13 @@ pub fn judge(driver: &Driver, reply: &Reply, port: &str, timeout: Duration) -> (
             OnTimeout::Unknown => (
                 State::Unknown,
                 format!("no reply from {port} within {} ms", timeout.as_millis()),
+            ),
+            OnTimeout::Off if !proven => (
+                State::Unknown,
+                format!(
+                    "no reply from {port} within {} ms (on_timeout = off applies once the device has answered since the port was opened)",
+                    timeout.as_millis()
+                ),
             ),
             OnTimeout::Off => (
                 State::Standby,
@@ -281,6 +296,7 @@ fn session(
     last_lamp: &mut Option<Instant>,
 ) -> io::Result<()> {
     let mut next = Instant::now();
+    let mut proven = false;
     loop {
         // Listen until the next poll: unsolicited messages, unplugging, stop.
         let mut idle = Vec::new();
@@ -310,8 +326,9 @@ fn session(
             Reply::Matched(b) | Reply::Unrecognised(b) | Reply::Timeout(b) => b.clone(),
         };
         send_unsolicited(tx, driver, &dev.id, &bytes);
-        let (state, detail) = judge(driver, &reply, &dev.port, timeout);
         let answered = matches!(reply, Reply::Matched(_));
+        proven |= answered;
+        let (state, detail) = judge(driver, &reply, &dev.port, timeout, proven);
         send(tx, &dev.id, state, detail);
         if stop.wait(delay) {
             return Ok(());
