@@ -805,8 +805,14 @@ fn reports_by_hand_computed_example() {
 #[test]
 fn equipment_and_states_api() {
     let (_d, _store, s) = school();
-    let v = s.get("/api/v1/equipment").json();
+    let v = s
+        .get("/api/v1/equipment?from=2026-09-07&to=2026-09-07")
+        .json();
     assert_eq!(v["devices"][0]["state"], "standby");
+    assert_eq!(v["devices"][0]["on_hours"], 0.5);
+    assert_eq!(v["devices"][0]["intervals"], 2);
+    assert_eq!(v["devices"][0]["untrusted_rows"], 0);
+    assert_eq!(v["from"], "2026-09-07T00:00:00+08:00");
     assert_eq!(v["devices"][0]["last_seen"], "2026-09-07T17:00:00+08:00");
     assert!(v["devices"][1]["state"].is_null());
     let v = s

@@ -164,11 +164,39 @@ struct DeviceOut {
     state: Option<DevState>,
     detail: Option<String>,
     last_seen: Option<String>,
+    /// Within [from, to): hours on, intervals, intervals written with an untrusted clock.
+    on_hours: f64,
+    intervals: usize,
+    untrusted_rows: usize,
 }
 
-async fn list_equipment(State(st): State<AppState>) -> ApiResult<Json<serde_json::Value>> {
+#[derive(Default)]
+struct Summary {
+    on_ms: i64,
+    intervals: usize,
+    untrusted: usize,
+}
+
+async fn list_equipment(
+    State(st): State<AppState>,
+    Query(q): Query<RangeQuery>,
+) -> ApiResult<Json<serde_json::Value>> {
     let off = offset(&st)?;
-    let latest = blocking(&st, |s| Ok(s.equip_latest_states()?)).await?;
+    let r = range(q.from.as_deref(), q.to.as_deref(), &st, off)?;
+    let (from, to) = (r.from, r.to);
+    let (latest, sums) = blocking(&st, move |s| {
+        let mut sums: std::collections::HashMap<String, Summary> = Default::default();
+        s.equip_for_each_span(from, to, |dev, state, a, b, trusted| {
+            let e = sums.entry(dev.to_string()).or_default();
+            e.intervals += 1;
+            e.untrusted += usize::from(!trusted);
+            if state == DevState::On {
+                e.on_ms += (b.min(to) - a.max(from)).num_milliseconds().max(0);
+            }
+        })?;
+        Ok((s.equip_latest_states()?, sums))
+    })
+    .await?;
     let devices: Vec<DeviceOut> = st
         .config
         .equipment
@@ -176,6 +204,7 @@ async fn list_equipment(State(st): State<AppState>) -> ApiResult<Json<serde_json
         .iter()
         .map(|d| {
             let l = latest.iter().find(|x| x.0 == d.id);
+            let sum = sums.get(&d.id);
             DeviceOut {
                 id: d.id.clone(),
                 name: d.display_name().into(),
@@ -186,12 +215,16 @@ async fn list_equipment(State(st): State<AppState>) -> ApiResult<Json<serde_json
                 state: l.map(|x| x.1),
                 detail: l.map(|x| x.2.clone()),
                 last_seen: l.map(|x| local(x.3, off)),
+                on_hours: sum.map_or(0.0, |s| s.on_ms as f64 / 3_600_000.0),
+                intervals: sum.map_or(0, |s| s.intervals),
+                untrusted_rows: sum.map_or(0, |s| s.untrusted),
             }
         })
         .collect();
-    Ok(Json(
-        json!({ "devices": devices, "rooms": st.config.equipment.rooms }),
-    ))
+    Ok(Json(json!({
+        "from": local(from, off), "to": local(to, off),
+        "devices": devices, "rooms": st.config.equipment.rooms,
+    })))
 }
 
 async fn device_states(
