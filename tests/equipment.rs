@@ -418,6 +418,33 @@ fn receiver_lock_and_reception_activity() {
 }
 
 #[test]
+fn receiver_without_frontend_or_receptions_is_unknown() {
+    let (_d, store) = store();
+    let mut rx = DeviceConfig::new("rx", "r1", DeviceKind::Receiver, Sense::Dvb);
+    rx.adapter = 97;
+    rx.poll_ms = 50;
+    let h = equipment::spawn(&config(vec![rx]), store.clone(), sys()).unwrap();
+    let rows = wait_seq(&store, "rx", &[State::Unknown]);
+    assert!(rows[0].detail.contains("no frontend"), "{}", rows[0].detail);
+    h.shutdown();
+}
+
+#[test]
+fn malformed_calendar_file_stops_start_naming_file_and_line() {
+    let (d, store) = store();
+    let path = d.path().join("校历.csv");
+    std::fs::write(
+        &path,
+        "kind,start,end,note\nterm,2026-09-01,2027-01-20,秋季\nholiday,2026-10-01,10/7,国庆\n",
+    )
+    .unwrap();
+    let mut cfg = config(vec![]);
+    cfg.calendar_csv = path.clone();
+    let e = format!("{:#}", equipment::spawn(&cfg, store, sys()).err().unwrap());
+    assert!(e.contains("校历.csv line 3") && e.contains("10/7"), "{e}");
+}
+
+#[test]
 fn host_pc_counts_while_running() {
     let (_d, store) = store();
     let mut pc = DeviceConfig::new("pc", "r1", DeviceKind::Pc, Sense::Host);

@@ -304,16 +304,20 @@ fn session(
             if stop.is_set() {
                 return Ok(());
             }
-            read_some(port, TICK.min(next - Instant::now()), &mut idle)?;
-            if idle.len() > 256 {
-                send_unsolicited(tx, driver, &dev.id, &idle);
-                idle.clear();
+            if read_some(port, TICK.min(next - Instant::now()), &mut idle)? > 0 {
+                // Unsolicited messages are recorded as they arrive.
+                let found = driver.unsolicited(&idle);
+                if !found.is_empty() || idle.len() > 256 {
+                    for (state, detail) in found {
+                        send(tx, &dev.id, state, detail);
+                    }
+                    idle.clear();
+                }
             }
         }
         if stop.is_set() {
             return Ok(());
         }
-        send_unsolicited(tx, driver, &dev.id, &idle);
         let (pending, reply) = transact(
             port,
             &driver.query,
