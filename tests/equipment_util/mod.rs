@@ -259,7 +259,7 @@ pub fn serial_dev(id: &str, driver: &str, port: &str) -> DeviceConfig {
     d.driver = driver.into();
     d.port = port.into();
     d.poll_ms = 100;
-    d.reply_timeout_ms = 700;
+    d.reply_timeout_ms = 2000;
     d.inter_cmd_delay_ms = 10;
     d
 }
