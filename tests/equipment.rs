@@ -765,6 +765,11 @@ fn reports_by_hand_computed_example() {
     assert!(q["utilization"].is_null());
     assert_eq!(q["coverage"], 0.0);
     assert_eq!(v["rooms"][0]["in_use"], 2);
+    // Overall: p's 2 of 7 covered periods; q adds 7 periods without data.
+    assert_eq!(v["overall_devices"]["timetabled"], 14);
+    assert_eq!(v["overall_devices"]["in_use"], 2);
+    assert!((v["overall_devices"]["utilization"].as_f64().unwrap() - 2.0 / 7.0).abs() < 1e-9);
+    assert_eq!(v["overall_devices"]["coverage"], 0.5);
     assert_eq!(v["untrusted_intervals"], 0);
     assert_eq!(v["target"], 0.95);
     // A holiday removes the day from the timetable.

@@ -893,6 +893,25 @@ async fn report_page(
         );
     }
     b.push_str("<h2>设备及功能教室利用率</h2>");
+    let _ = write!(
+        b,
+        "<p>全部设备：<b class=\"{}\">{}</b>（覆盖率 {}）；全部功能教室：<b class=\"{}\">{}</b>（覆盖率 {}）；目标 {:.0}%。</p>",
+        if u.overall_devices.meets_target == Some(false) {
+            "bad"
+        } else {
+            ""
+        },
+        pct(u.overall_devices.utilization),
+        pct(u.overall_devices.coverage),
+        if u.overall_rooms.meets_target == Some(false) {
+            "bad"
+        } else {
+            ""
+        },
+        pct(u.overall_rooms.utilization),
+        pct(u.overall_rooms.coverage),
+        u.target * 100.0
+    );
     let mut bars: Vec<(String, Option<f64>)> = u
         .rooms
         .iter()
