@@ -114,6 +114,35 @@ fn reply_split_across_reads() {
 }
 
 #[test]
+fn growing_match_split_across_reads_is_not_cut_short() {
+    // "Ok12" already matches Optoma's lamp pattern; the rest "34\r" follows
+    // in a second write. The poller must wait for it, not record 12 hours.
+    let fake = FakeDevice::pair(either(vec![
+        on_query(b"~00124 1\r", |_, _| vec![w(b"Ok1\r")]),
+        on_query(b"~00108 1\r", |_, _| {
+            vec![w(b"Ok12"), sleep_ms(20), w(b"34\r")]
+        }),
+    ]));
+    let (_d, store) = store();
+    let h = equipment::spawn(
+        &config(vec![serial_dev("o", "optoma", &fake.path)]),
+        store.clone(),
+        sys(),
+    )
+    .unwrap();
+    let lamp = wait_for(
+        "a lamp reading",
+        || {
+            let (a, b) = far();
+            store.equip_lamp_rows(a, b).unwrap().pop()
+        },
+        || show(&store, "o"),
+    );
+    assert_eq!(lamp.hours, 1234);
+    h.shutdown();
+}
+
+#[test]
 fn device_that_never_answers_follows_its_on_timeout_policy() {
     let mute1 = FakeDevice::pair(on_query(b"PWR?\r", |_, _| vec![]));
     let mute2 = FakeDevice::pair(on_query(b"ka 01 ff\r", |_, _| vec![]));

@@ -75,7 +75,8 @@ pub enum Reply {
 
 /// Read granularity: how often a reading thread looks at the clock and stop flag.
 const TICK: Duration = Duration::from_millis(20);
-/// A match that ends at the last byte read is accepted after this much silence.
+/// A match that ends at the last byte read is accepted after this much silence
+/// (or the driver's own idle gap, when it has one).
 const SETTLE: Duration = Duration::from_millis(60);
 
 fn is_link_error(e: &io::Error) -> bool {
@@ -128,10 +129,11 @@ pub fn transact(
     let deadline = start + timeout;
     let mut buf = Vec::new();
     let mut last_byte = start;
+    let settle = end.idle().unwrap_or(SETTLE);
     loop {
         let now = Instant::now();
         if let Some(e) = matched(&buf) {
-            if e < buf.len() || end.complete(&buf) || now - last_byte >= SETTLE {
+            if e < buf.len() || end.complete(&buf) || now - last_byte >= settle {
                 return Ok((pending, Reply::Matched(buf)));
             }
         } else if end.complete(&buf)
