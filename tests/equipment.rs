@@ -28,9 +28,7 @@ fn epson_reports_on_and_lamp_hours() {
         on_query(b"PWR?\r", |_, _| vec![w(b"PWR=01\r:")]),
         on_query(b"LAMP?\r", |_, _| vec![w(b"LAMP=1234\r:")]),
     ]));
-    let (_d, store) = store();
-    let cfg = config(vec![serial_dev("p1", "epson_escvp21", &fake.path)]);
-    let h = equipment::spawn(&cfg, store.clone(), sys()).unwrap();
+    let (_d, store, h) = start(vec![serial_dev("p1", "epson_escvp21", &fake.path)]);
     let rows = wait_seq(&store, "p1", &[State::On]);
     assert_eq!(rows[0].detail, "epson_escvp21=01");
     wait_for(
@@ -60,9 +58,7 @@ fn garbage_then_valid_reply() {
             _ => vec![w(b"\x1D\x01\x00")],
         },
     ));
-    let (_d, store) = store();
-    let cfg = config(vec![serial_dev("h", "hitachi", &fake.path)]);
-    let h = equipment::spawn(&cfg, store.clone(), sys()).unwrap();
+    let (_d, store, h) = start(vec![serial_dev("h", "hitachi", &fake.path)]);
     let rows = wait_seq(&store, "h", &[State::Unknown, State::On]);
     assert!(
         rows[0].detail.contains("unrecognised reply"),
@@ -79,9 +75,7 @@ fn partial_reply_is_unknown_then_recovers() {
         0 => vec![w(b"PWR=0")],
         _ => vec![w(b"PWR=00\r:")],
     }));
-    let (_d, store) = store();
-    let cfg = config(vec![serial_dev("p", "epson_escvp21", &fake.path)]);
-    let h = equipment::spawn(&cfg, store.clone(), sys()).unwrap();
+    let (_d, store, h) = start(vec![serial_dev("p", "epson_escvp21", &fake.path)]);
     let rows = wait_seq(&store, "p", &[State::Unknown, State::Standby]);
     assert!(
         rows[0].detail.contains("incomplete reply"),
@@ -101,9 +95,7 @@ fn reply_split_across_reads() {
             .flat_map(|b| [w(&[*b]), sleep_ms(15)])
             .collect()
     }));
-    let (_d, store) = store();
-    let cfg = config(vec![serial_dev("s", "sony_vpl", &fake.path)]);
-    let h = equipment::spawn(&cfg, store.clone(), sys()).unwrap();
+    let (_d, store, h) = start(vec![serial_dev("s", "sony_vpl", &fake.path)]);
     wait_for(
         "several polls",
         || (fake.queries.load(std::sync::atomic::Ordering::SeqCst) >= 3).then_some(()),
@@ -123,13 +115,7 @@ fn growing_match_split_across_reads_is_not_cut_short() {
             vec![w(b"Ok12"), sleep_ms(20), w(b"34\r")]
         }),
     ]));
-    let (_d, store) = store();
-    let h = equipment::spawn(
-        &config(vec![serial_dev("o", "optoma", &fake.path)]),
-        store.clone(),
-        sys(),
-    )
-    .unwrap();
+    let (_d, store, h) = start(vec![serial_dev("o", "optoma", &fake.path)]);
     let lamp = wait_for(
         "a lamp reading",
         || {
@@ -226,13 +212,7 @@ fn optoma_unsolicited_info_messages() {
         1..=3 => vec![w(b"INFO1\rOk0\r")],
         _ => vec![w(b"Ok1\r")],
     }));
-    let (_d, store) = store();
-    let h = equipment::spawn(
-        &config(vec![serial_dev("o", "optoma", &fake.path)]),
-        store.clone(),
-        sys(),
-    )
-    .unwrap();
+    let (_d, store, h) = start(vec![serial_dev("o", "optoma", &fake.path)]);
     let rows = wait_seq(&store, "o", &[State::Standby, State::Warming, State::On]);
     let warming = rows.iter().find(|r| r.state == State::Warming).unwrap();
     assert!(

@@ -264,6 +264,24 @@ pub fn serial_dev(id: &str, driver: &str, port: &str) -> DeviceConfig {
     d
 }
 
+/// A fresh store and the equipment log running `devices` on the system clock.
+pub fn start(
+    devices: Vec<DeviceConfig>,
+) -> (
+    tempfile::TempDir,
+    Store,
+    xingzhan::equipment::EquipmentHandle,
+) {
+    let (dir, store) = store();
+    let h = xingzhan::equipment::spawn(
+        &config(devices),
+        store.clone(),
+        Arc::new(xingzhan::clock::SystemClock::new()),
+    )
+    .unwrap();
+    (dir, store, h)
+}
+
 /// A fresh store in a temp dir.
 pub fn store() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
