@@ -741,44 +741,31 @@ async fn today_page(
     Ok(page("设备使用与课程登记", &b))
 }
 
-/// The quick lesson form.
-#[derive(Debug, Deserialize)]
-pub struct LessonForm {
-    pub room: String,
-    pub date: NaiveDate,
-    pub period: String,
-    #[serde(default)]
-    pub teacher: String,
-    #[serde(default)]
-    pub class: String,
-    #[serde(default)]
-    pub subject: String,
-    #[serde(default)]
-    pub items: String,
-}
-
-async fn form_lesson(State(st): State<AppState>, Form(f): Form<LessonForm>) -> Response {
-    let items: Result<Vec<i64>, _> = f
-        .items
-        .split([' ', ',', '，', '、'])
-        .filter(|s| !s.trim().is_empty())
-        .map(|s| s.trim().parse::<i64>())
-        .collect();
-    let msg = match items {
-        Err(_) => format!("资源编号应为数字：{}", f.items),
-        Ok(items) => {
-            let req = LessonRequest {
-                room: f.room.clone(),
-                date: Some(f.date),
-                period: Some(f.period.clone()),
-                teacher: f.teacher,
-                class: f.class,
-                subject: f.subject,
-                items,
-                ..Default::default()
+/// The quick lesson form posts a [`LessonRequest`] (room, date, period,
+/// teacher, class, subject, items as text) and is sent back to the page with
+/// a message.
+async fn form_lesson(
+    State(st): State<AppState>,
+    form: Result<Form<LessonRequest>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let (req, msg) = match form {
+        Err(e) => {
+            let m = e.body_text();
+            let msg = if m.contains("item id") {
+                "未登记：资源编号应为数字，如 12 15".to_string()
+            } else {
+                format!("未登记：表单不完整（{m}）")
             };
-            match record_lesson(&st, req).await {
-                Ok((id, true)) => format!("已登记：{} {}（编号 {id}）", f.date, f.period),
+            (None, msg)
+        }
+        Ok(Form(req)) => {
+            let what = format!(
+                "{} {}",
+                req.date.map(|d| d.to_string()).unwrap_or_default(),
+                req.period.clone().unwrap_or_default()
+            );
+            let msg = match record_lesson(&st, req.clone()).await {
+                Ok((id, true)) => format!("已登记：{what}（编号 {id}）"),
                 Ok((id, false)) => format!("该节课已登记过（编号 {id}）"),
                 Err(LessonError::Overlap { id, teacher, .. }) => {
                     format!("未登记：与已登记的课程（编号 {id}，{teacher}）时间重叠")
@@ -788,11 +775,15 @@ async fn form_lesson(State(st): State<AppState>, Form(f): Form<LessonForm>) -> R
                     tracing::error!("lesson form: {e}");
                     "未登记：内部错误，请查看日志".into()
                 }
-            }
+            };
+            (Some(req), msg)
         }
     };
-    let url = format!("/equipment?date={}&msg={}", f.date, percent(&msg));
-    Redirect::to(&url).into_response()
+    let date = req
+        .and_then(|r| r.date)
+        .map(|d| format!("date={d}&"))
+        .unwrap_or_default();
+    Redirect::to(&format!("/equipment?{date}msg={}", percent(&msg))).into_response()
 }
 
 /// Percent-encodes a query value.
