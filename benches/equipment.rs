@@ -300,11 +300,11 @@ fn bench_export() {
         equipment: config(vec![]),
         ..Default::default()
     };
-    let server = Server::start(xingzhan::web::AppState {
-        store: store.clone(),
-        config: Arc::new(cfg),
-        clock: Arc::new(SystemClock::new()),
-    });
+    let server = Server::start(xingzhan::web::AppState::new(
+        store.clone(),
+        Arc::new(cfg),
+        Arc::new(SystemClock::new()),
+    ));
     let t0 = Instant::now();
     let r = server.get("/api/v1/export/usage?from=2026-08-01&to=2027-12-31&format=csv");
     let api = t0.elapsed().as_secs_f64();

@@ -115,6 +115,46 @@ impl Trust {
     }
 }
 
+/// A timestamp with its trust flag and the monotonic uptime beside it.
+#[derive(Debug, Clone, Copy)]
+pub struct Stamp {
+    pub at: DateTime<Utc>,
+    pub trusted: bool,
+    pub uptime: Duration,
+}
+
+/// Hands out [`Stamp`]s, judging trust across the whole process.
+pub struct Stamper {
+    clock: std::sync::Arc<dyn Clock>,
+    trust: Mutex<Trust>,
+}
+
+impl Stamper {
+    pub fn new(clock: std::sync::Arc<dyn Clock>, trust: Trust) -> Self {
+        Stamper {
+            clock,
+            trust: Mutex::new(trust),
+        }
+    }
+    pub fn clock(&self) -> &std::sync::Arc<dyn Clock> {
+        &self.clock
+    }
+    pub fn stamp(&self) -> Stamp {
+        let at = self.clock.now();
+        let uptime = self.clock.uptime();
+        let trusted = self
+            .trust
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .check(at, uptime);
+        Stamp {
+            at,
+            trusted,
+            uptime,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

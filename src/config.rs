@@ -44,7 +44,7 @@ pub enum ConfigError {
 }
 
 /// The whole configuration.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub paths: PathsConfig,
@@ -57,23 +57,6 @@ pub struct Config {
     pub classify: ClassifyConfig,
     pub equipment: EquipmentConfig,
     pub vcd: VcdConfig,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            paths: PathsConfig::default(),
-            web: WebConfig::default(),
-            station: StationConfig::default(),
-            inbox: InboxConfig::default(),
-            probe: ProbeConfig::default(),
-            library: LibraryConfig::default(),
-            disk: DiskConfig::default(),
-            classify: ClassifyConfig::default(),
-            equipment: EquipmentConfig::default(),
-            vcd: VcdConfig::default(),
-        }
-    }
 }
 
 /// `[paths]`: where things live on disk.
@@ -191,6 +174,9 @@ pub struct InboxConfig {
     pub max_wait_secs: u64,
     /// Full reconcile scan of the drop folder every this many seconds.
     pub reconcile_secs: u64,
+    /// Use file-system events. Turn off for network or FUSE folders that send
+    /// none; the reconcile scan then finds every file.
+    pub watch: bool,
     /// File-name globs of temporary names, ignored until renamed.
     pub temp_globs: Vec<String>,
 }
@@ -201,6 +187,7 @@ impl Default for InboxConfig {
             settle_secs: 30,
             max_wait_secs: 6 * 3600,
             reconcile_secs: 300,
+            watch: true,
             temp_globs: [
                 "*.tmp",
                 "*.temp",

@@ -7,12 +7,14 @@
 pub mod catalog;
 pub mod clock;
 pub mod config;
+pub mod daemon;
 pub mod diskguard;
 pub mod doctor;
 pub mod equipment;
 pub mod inbox;
 pub mod library;
 pub mod lock;
+pub mod outreach;
 pub mod paths;
 pub mod store;
 pub mod vcd;

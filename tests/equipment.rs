@@ -649,11 +649,11 @@ fn school() -> (tempfile::TempDir, xingzhan::store::Store, Server) {
         "2026-09-06T11:00:00+00:00",
     );
     let clock = Arc::new(SimClock::new(t("2026-09-07T10:00:00Z")));
-    let server = Server::start(xingzhan::web::AppState {
-        store: store.clone(),
-        config: Arc::new(cfg),
+    let server = Server::start(xingzhan::web::AppState::new(
+        store.clone(),
+        Arc::new(cfg),
         clock,
-    });
+    ));
     (dir, store, server)
 }
 

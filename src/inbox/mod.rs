@@ -1,1 +1,693 @@
-//! The drop folder.
+//! The drop folder: watching it, deciding when each file is complete, and handing
+//! complete files to the catalog.
+//!
+//! Nothing received may be missed whatever the event stream does, so three
+//! sources feed one loop: file-system events (notify), a full scan at start-up,
+//! and a periodic reconcile scan; a watcher overflow or error triggers a full
+//! rescan. Completion rules live in [`settle`]. A file is recorded only after it
+//! settled, hashed, passed its integrity test (archives) and was found unchanged
+//! afterwards. Symlinks are never followed. Paths are kept as raw bytes for I/O
+//! (GBK names stay openable) and decoded only for display.
+//!
+//! The loop runs on a named blocking thread (`inbox`); media probing runs on
+//! another (`probe`), so a slow ffprobe never delays reception.
+
+pub mod settle;
+
+use std::collections::{HashMap, HashSet};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::time::{Duration, SystemTime};
+
+use globset::{GlobSet, GlobSetBuilder};
+use serde::Serialize;
+
+use crate::catalog::classify::ClassifyConfig;
+use crate::catalog::{archive, hash};
+use crate::clock::Stamper;
+use crate::config::Config;
+use crate::paths;
+use crate::store::Store;
+use crate::store::catalog::{Arrival, Recorded, file_state};
+use settle::{Observation, Tracker};
+
+/// Messages into the inbox loop.
+#[derive(Debug)]
+pub enum Msg {
+    /// Paths an event touched.
+    Paths(Vec<PathBuf>),
+    /// The watcher lost events or failed: scan everything.
+    Rescan(String),
+    /// Stop the loop.
+    Shutdown,
+}
+
+/// What a scan or the daemon did, for `xingzhan scan` and the log.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Summary {
+    pub new: u64,
+    pub repeated: u64,
+    pub already: u64,
+    pub receiving: u64,
+    pub broken: u64,
+    pub gone: u64,
+    pub errors: u64,
+}
+
+/// Builds the temp-name matcher from the configured globs.
+pub fn temp_matcher(globs: &[String]) -> Result<GlobSet, globset::Error> {
+    let mut b = GlobSetBuilder::new();
+    for g in globs {
+        b.add(globset::Glob::new(g)?);
+    }
+    b.build()
+}
+
+fn observation(meta: &std::fs::Metadata) -> Observation {
+    Observation {
+        size: meta.len(),
+        mtime_ns: meta.mtime() * 1_000_000_000 + meta.mtime_nsec(),
+    }
+}
+
+fn mtime_age(meta: &std::fs::Metadata) -> Duration {
+    meta.modified()
+        .ok()
+        .and_then(|m| SystemTime::now().duration_since(m).ok())
+        .unwrap_or(Duration::ZERO)
+}
+
+/// The drop-folder engine. Owned by one thread.
+pub struct Inbox {
+    root: PathBuf,
+    temp: GlobSet,
+    classify: ClassifyConfig,
+    max_wait: Duration,
+    store: Store,
+    stamper: Arc<Stamper>,
+    tracker: Tracker,
+    probe_tx: Option<Sender<i64>>,
+    /// Notes of files that failed verification, shown when they become broken.
+    notes: HashMap<PathBuf, String>,
+    pub summary: Summary,
+}
+
+impl Inbox {
+    pub fn new(config: &Config, store: Store, stamper: Arc<Stamper>) -> anyhow::Result<Inbox> {
+        // One spelling of every path: events and scans must agree on the key.
+        let root = config.paths.inbox();
+        let root = std::fs::canonicalize(&root)
+            .or_else(|_| std::path::absolute(&root))
+            .unwrap_or(root);
+        Ok(Inbox {
+            root,
+            temp: temp_matcher(&config.inbox.temp_globs)?,
+            classify: config.classify.clone(),
+            max_wait: Duration::from_secs(config.inbox.max_wait_secs),
+            store,
+            stamper,
+            tracker: Tracker::new(
+                Duration::from_secs(config.inbox.settle_secs),
+                Duration::from_secs(config.inbox.max_wait_secs),
+            ),
+            probe_tx: None,
+            notes: HashMap::new(),
+            summary: Summary::default(),
+        })
+    }
+
+    /// New items are announced here for media probing.
+    pub fn set_probe_channel(&mut self, tx: Sender<i64>) {
+        self.probe_tx = Some(tx);
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Monotonic time for the settle rules, offset so that back-dating a first
+    /// observation by a file's mtime age never needs a negative time.
+    fn now(&self) -> Duration {
+        const BASE: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+        BASE + self.stamper.clock().uptime()
+    }
+
+    fn is_temp(&self, name: &std::ffi::OsStr) -> bool {
+        self.temp.is_match(Path::new(name))
+    }
+
+    /// Files still waiting to complete.
+    pub fn pending(&self) -> usize {
+        self.tracker.len()
+    }
+
+    /// Walks the whole drop folder, observes every file, and marks files the
+    /// store knows but the folder no longer has as gone. Returns false when the
+    /// drop folder itself is missing (nothing is marked gone then).
+    pub fn full_scan(&mut self) -> bool {
+        if !self.root.is_dir() {
+            tracing::warn!(inbox = %self.root.display(),
+                "drop folder is missing (USB disk unplugged?); waiting for it to come back");
+            return false;
+        }
+        let known: HashMap<Vec<u8>, (u64, i64, String)> = match self.store.read(|c| {
+            let mut st = c.prepare(
+                "SELECT path, size, mtime_ns, state FROM inbox_files WHERE state IN ('receiving', 'complete', 'broken')",
+            )?;
+            let rows = st
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, Vec<u8>>(0)?,
+                        (r.get::<_, i64>(1)? as u64, r.get(2)?, r.get(3)?),
+                    ))
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(rows)
+        }) {
+            Ok(k) => k,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the catalog for a scan; will retry");
+                self.summary.errors += 1;
+                return true;
+            }
+        };
+        let mut seen: HashSet<Vec<u8>> = HashSet::new();
+        let mut unreadable_dirs: Vec<Vec<u8>> = Vec::new();
+        let mut stack = vec![self.root.clone()];
+        while let Some(dir) = stack.pop() {
+            let rd = match std::fs::read_dir(&dir) {
+                Ok(rd) => rd,
+                Err(e) => {
+                    tracing::warn!(dir = %paths::display(&dir), error = %e, "cannot read folder in the drop folder");
+                    self.summary.errors += 1;
+                    unreadable_dirs.push(paths::to_bytes(&dir));
+                    continue;
+                }
+            };
+            for entry in rd.flatten() {
+                let p = entry.path();
+                let Ok(ft) = entry.file_type() else { continue };
+                if ft.is_symlink() || self.is_temp(&entry.file_name()) {
+                    continue;
+                }
+                if ft.is_dir() {
+                    stack.push(p);
+                } else if ft.is_file() {
+                    let bytes = paths::to_bytes(&p);
+                    let k = known.get(&bytes);
+                    seen.insert(bytes);
+                    self.observe_file(&p, k.map(|(s, m, st)| (*s, *m, st.as_str())));
+                }
+            }
+        }
+        let gone: Vec<Vec<u8>> = known
+            .keys()
+            .filter(|path| !seen.contains(*path))
+            .filter(|path| {
+                !unreadable_dirs
+                    .iter()
+                    .any(|d| path.starts_with(d) && path.get(d.len()) == Some(&b'/'))
+            })
+            .cloned()
+            .collect();
+        self.vanished_many(&gone);
+        self.tracker.retry_failed();
+        true
+    }
+
+    /// Handles one path reported by an event.
+    pub fn observe_path(&mut self, p: &Path) {
+        match std::fs::symlink_metadata(p) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if p == self.root {
+                    return;
+                }
+                // A vanished folder takes its files along: rescan-like check.
+                let prefix = paths::to_bytes(p);
+                let live = self.store.live_inbox_paths().unwrap_or_default();
+                for path in live {
+                    if path == prefix
+                        || (path.starts_with(&prefix) && path.get(prefix.len()) == Some(&b'/'))
+                    {
+                        self.vanished(&paths::from_bytes(&path));
+                    }
+                }
+                self.tracker.forget(p);
+            }
+            Err(e) => {
+                tracing::warn!(path = %paths::display(p), error = %e, "cannot stat file in the drop folder");
+                self.summary.errors += 1;
+            }
+            Ok(meta) => {
+                let name_temp = p.file_name().map(|n| self.is_temp(n)).unwrap_or(false);
+                let in_temp_dir = p
+                    .strip_prefix(&self.root)
+                    .ok()
+                    .and_then(|r| r.parent())
+                    .is_some_and(|parent| parent.iter().any(|c| self.is_temp(c)));
+                if meta.file_type().is_symlink() || name_temp || in_temp_dir {
+                    return;
+                }
+                if meta.is_dir() {
+                    // A new folder: files may have landed before its watch was set.
+                    let mut stack = vec![p.to_path_buf()];
+                    while let Some(dir) = stack.pop() {
+                        let Ok(rd) = std::fs::read_dir(&dir) else {
+                            continue;
+                        };
+                        for entry in rd.flatten() {
+                            let Ok(ft) = entry.file_type() else { continue };
+                            if ft.is_symlink() || self.is_temp(&entry.file_name()) {
+                                continue;
+                            }
+                            if ft.is_dir() {
+                                stack.push(entry.path());
+                            } else if ft.is_file() {
+                                self.observe_path(&entry.path());
+                            }
+                        }
+                    }
+                } else if meta.is_file() {
+                    let row = self.store.inbox_file(&paths::to_bytes(p)).ok().flatten();
+                    self.observe_file(
+                        p,
+                        row.as_ref().map(|r| (r.size, r.mtime_ns, r.state.as_str())),
+                    );
+                }
+            }
+        }
+    }
+
+    /// Observes a regular file, given what the store knows of it.
+    fn observe_file(&mut self, p: &Path, known: Option<(u64, i64, &str)>) {
+        let meta = match std::fs::symlink_metadata(p) {
+            Ok(m) if m.is_file() => m,
+            Ok(_) => return,
+            Err(_) => {
+                self.summary.errors += 1;
+                return;
+            }
+        };
+        let obs = observation(&meta);
+        if let Some((size, mtime, state)) = known
+            && size == obs.size
+            && mtime == obs.mtime_ns
+            && state == file_state::COMPLETE
+        {
+            self.tracker.forget(p);
+            return;
+        }
+        let new = !self.tracker.contains(p);
+        self.tracker.observe(p, obs, self.now(), mtime_age(&meta));
+        if new && known.is_none_or(|(_, _, st)| st != file_state::RECEIVING) {
+            self.set_state(p, obs, file_state::RECEIVING, None);
+        }
+    }
+
+    fn set_state(&mut self, p: &Path, obs: Observation, state: &str, note: Option<&str>) {
+        let stamp = self.stamper.stamp();
+        if let Err(e) = self.store.set_file_state(
+            &paths::to_bytes(p),
+            &paths::display(p),
+            (obs.size, obs.mtime_ns),
+            state,
+            note,
+            stamp.at,
+        ) {
+            tracing::error!(path = %paths::display(p), error = %e, "cannot record file state");
+            self.summary.errors += 1;
+        }
+    }
+
+    /// Many files left at once (a folder emptied): recorded in batches.
+    fn vanished_many(&mut self, gone: &[Vec<u8>]) {
+        for chunk in gone.chunks(1000) {
+            for p in chunk {
+                let p = paths::from_bytes(p);
+                self.tracker.forget(&p);
+                self.notes.remove(&p);
+            }
+            let stamp = self.stamper.stamp();
+            match self.store.mark_files(chunk, file_state::GONE, stamp.at) {
+                Ok(()) => {
+                    tracing::info!(
+                        files = chunk.len(),
+                        "files left the drop folder; items and receptions stay in the catalog"
+                    );
+                    self.summary.gone += chunk.len() as u64;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot mark files gone");
+                    self.summary.errors += 1;
+                }
+            }
+        }
+    }
+
+    fn vanished(&mut self, p: &Path) {
+        self.tracker.forget(p);
+        self.notes.remove(p);
+        let stamp = self.stamper.stamp();
+        match self
+            .store
+            .mark_file(&paths::to_bytes(p), file_state::GONE, stamp.at)
+        {
+            Ok(()) => {
+                tracing::info!(path = %paths::display(p), "file left the drop folder; its item and receptions stay in the catalog");
+                self.summary.gone += 1;
+            }
+            Err(e) => {
+                tracing::error!(path = %paths::display(p), error = %e, "cannot mark file gone");
+                self.summary.errors += 1;
+            }
+        }
+    }
+
+    /// Verifies and records every settled file; reports overdue ones as broken.
+    pub fn process_due(&mut self) {
+        let now = self.now();
+        for p in self.tracker.settled(now) {
+            self.complete(&p);
+        }
+        for p in self.tracker.take_overdue(self.now()) {
+            let Some(obs) = self.tracker.observation(&p) else {
+                continue;
+            };
+            let why = self
+                .notes
+                .get(&p)
+                .cloned()
+                .unwrap_or_else(|| "still changing".to_string());
+            let note = format!(
+                "not complete after {} min: {why}",
+                self.max_wait.as_secs() / 60
+            );
+            tracing::warn!(path = %paths::display(&p), %note, "file is broken");
+            self.set_state(&p, obs, file_state::BROKEN, Some(&note));
+            self.summary.broken += 1;
+        }
+    }
+
+    fn fail(&mut self, p: &Path, obs: Observation, state: &str, note: String) {
+        tracing::warn!(path = %paths::display(p), %note, "file not complete");
+        self.tracker.failed(p);
+        self.set_state(p, obs, state, Some(&note));
+        self.notes.insert(p.to_path_buf(), note);
+    }
+
+    /// Tries to complete one settled file.
+    fn complete(&mut self, p: &Path) {
+        let Some(expected) = self.tracker.observation(p) else {
+            return;
+        };
+        let meta = match std::fs::symlink_metadata(p) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                self.tracker.forget(p);
+                self.vanished(p);
+                return;
+            }
+            Err(e) => {
+                self.fail(
+                    p,
+                    expected,
+                    file_state::RECEIVING,
+                    format!("cannot stat: {e}"),
+                );
+                return;
+            }
+        };
+        let obs = observation(&meta);
+        if obs != expected {
+            self.tracker.observe(p, obs, self.now(), Duration::ZERO);
+            return;
+        }
+        if obs.size == 0 {
+            self.fail(p, obs, file_state::RECEIVING, "empty file (0 bytes)".into());
+            return;
+        }
+        let (digest, n) = match hash::hash_file(p) {
+            Ok(h) => h,
+            Err(e) => {
+                let hint = if e.kind() == std::io::ErrorKind::PermissionDenied {
+                    "; give the xingzhan user read permission (it is retried at the next scan)"
+                } else {
+                    ""
+                };
+                self.fail(
+                    p,
+                    obs,
+                    file_state::BROKEN,
+                    format!("cannot read: {e}{hint}"),
+                );
+                self.summary.errors += 1;
+                return;
+            }
+        };
+        let shown = paths::display(p);
+        if archive::is_testable(&shown)
+            && let Err(e) = archive::test_zip(p)
+        {
+            self.fail(
+                p,
+                obs,
+                file_state::RECEIVING,
+                format!("archive test failed: {e}"),
+            );
+            return;
+        }
+        // The file must not have changed while it was read.
+        match std::fs::symlink_metadata(p).map(|m| observation(&m)) {
+            Ok(after) if after == obs && n == obs.size => {}
+            Ok(after) => {
+                self.tracker.observe(p, after, self.now(), Duration::ZERO);
+                return;
+            }
+            Err(_) => {
+                self.tracker.forget(p);
+                self.vanished(p);
+                return;
+            }
+        }
+        let rel = p.strip_prefix(&self.root).unwrap_or(p);
+        let rel_display = paths::display(rel);
+        let title = p
+            .file_stem()
+            .map(|s| paths::display(Path::new(s)))
+            .unwrap_or_else(|| shown.clone());
+        let stamp = self.stamper.stamp();
+        let arrival = Arrival {
+            path: paths::to_bytes(p),
+            path_display: shown.clone(),
+            title,
+            size: obs.size,
+            mtime_ns: obs.mtime_ns,
+            blake3: digest,
+            class: self.classify.classify(&rel_display),
+            at: stamp.at,
+            clock_trusted: stamp.trusted,
+            uptime_ms: stamp.uptime.as_millis() as u64,
+        };
+        match self.store.record_arrival(&arrival) {
+            Ok(rec) => {
+                self.tracker.forget(p);
+                self.notes.remove(p);
+                match rec {
+                    Recorded::New(id) => {
+                        tracing::info!(path = %shown, item = id, "received new item");
+                        self.summary.new += 1;
+                        if let Some(tx) = &self.probe_tx {
+                            let _ = tx.send(id);
+                        }
+                    }
+                    Recorded::Repeat(id) => {
+                        tracing::info!(path = %shown, item = id, "received again (repeat broadcast)");
+                        self.summary.repeated += 1;
+                    }
+                    Recorded::Already(_) => self.summary.already += 1,
+                }
+            }
+            Err(e) => {
+                tracing::error!(path = %shown, error = %e, "cannot record reception; will retry");
+                self.summary.errors += 1;
+            }
+        }
+    }
+
+    /// Counts files still receiving (for the scan summary).
+    pub fn finish_summary(&mut self) {
+        self.summary.receiving = self.tracker.len() as u64;
+    }
+
+    /// When the loop must wake next for a settle or overdue deadline.
+    pub fn next_deadline(&self) -> Option<Duration> {
+        self.tracker.next_deadline()
+    }
+}
+
+/// Starts a watcher on the drop folder, feeding `tx`.
+pub fn watch(root: &Path, tx: Sender<Msg>) -> notify::Result<notify::RecommendedWatcher> {
+    use notify::{EventKind, RecursiveMode, Watcher, event::AccessKind};
+    let mut w = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+        let msg = match res {
+            Ok(ev) if ev.need_rescan() => Msg::Rescan("watcher overflow".into()),
+            Ok(ev) => match ev.kind {
+                EventKind::Access(AccessKind::Close(_)) => Msg::Paths(ev.paths),
+                EventKind::Access(_) => return,
+                _ => Msg::Paths(ev.paths),
+            },
+            Err(e) => Msg::Rescan(format!("watcher error: {e}")),
+        };
+        let _ = tx.send(msg);
+    })?;
+    w.watch(root, RecursiveMode::Recursive)?;
+    Ok(w)
+}
+
+fn root_identity(root: &Path) -> Option<(u64, u64)> {
+    std::fs::metadata(root)
+        .ok()
+        .filter(|m| m.is_dir())
+        .map(|m| (m.dev(), m.ino()))
+}
+
+/// The daemon loop: events, start-up scan, periodic reconcile, re-watch when
+/// the drop folder comes back. Runs until [`Msg::Shutdown`].
+pub fn run_loop(
+    mut inbox: Inbox,
+    tx: Sender<Msg>,
+    rx: Receiver<Msg>,
+    reconcile: Duration,
+    use_events: bool,
+) {
+    let mut watcher: Option<notify::RecommendedWatcher> = None;
+    let mut watched: Option<(u64, u64)> = None;
+    let mut need_scan = true;
+    let mut next_reconcile = inbox.now();
+    loop {
+        // (Re)establish the watch when the folder is (back) there or was replaced.
+        let ident = root_identity(inbox.root());
+        let now = inbox.now();
+        // A failed watch (e.g. the inotify watch limit) is retried at reconcile time.
+        let retry_watch =
+            use_events && watcher.is_none() && ident.is_some() && now >= next_reconcile;
+        if ident != watched || retry_watch {
+            watcher = None;
+            watched = ident;
+            if ident.is_some() && use_events {
+                match watch(inbox.root(), tx.clone()) {
+                    Ok(w) => {
+                        tracing::info!(inbox = %inbox.root().display(), "watching the drop folder");
+                        watcher = Some(w);
+                    }
+                    Err(e) => {
+                        tracing::warn!(inbox = %inbox.root().display(), error = %e,
+                            "cannot watch the drop folder; relying on periodic scans \
+                             (raise fs.inotify.max_user_watches if the folder is very large)")
+                    }
+                }
+            }
+            if ident.is_some() {
+                need_scan = true;
+            }
+        }
+        if need_scan || now >= next_reconcile {
+            // A missing folder is noticed by the identity check above when it returns.
+            inbox.full_scan();
+            need_scan = false;
+            next_reconcile = now + reconcile;
+        }
+        inbox.process_due();
+
+        let now = inbox.now();
+        let mut wake = next_reconcile;
+        if let Some(d) = inbox.next_deadline() {
+            wake = wake.min(d);
+        }
+        if watched.is_none() {
+            // Look for the drop folder coming back every few seconds.
+            wake = wake.min(now + Duration::from_secs(5));
+        }
+        let timeout = wake.saturating_sub(now).max(Duration::from_millis(50));
+        match rx.recv_timeout(timeout) {
+            Ok(Msg::Shutdown) | Err(RecvTimeoutError::Disconnected) => break,
+            Ok(first) => {
+                let mut stop = false;
+                for msg in std::iter::once(first).chain(rx.try_iter()) {
+                    match msg {
+                        Msg::Paths(ps) => {
+                            for p in ps {
+                                inbox.observe_path(&p);
+                            }
+                        }
+                        Msg::Rescan(why) => {
+                            tracing::warn!(%why, "rescanning the drop folder");
+                            need_scan = true;
+                        }
+                        Msg::Shutdown => stop = true,
+                    }
+                }
+                if stop {
+                    break;
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+        }
+    }
+    drop(watcher);
+    tracing::info!("inbox loop stopped");
+}
+
+/// The media-probe worker: probes items without facts, one at a time.
+pub fn run_prober(store: Store, program: String, timeout: Duration, rx: Receiver<i64>) {
+    let mut warned_missing = false;
+    loop {
+        // Work through the backlog, then wait for news.
+        loop {
+            let batch = match store.items_to_probe(50) {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot list items to probe");
+                    break;
+                }
+            };
+            if batch.is_empty() {
+                break;
+            }
+            let mut missing = false;
+            for (id, path, kind) in batch {
+                if kind != "video" && kind != "audio" {
+                    let _ = store.set_media(id, None, None);
+                    continue;
+                }
+                let p = paths::from_bytes(&path);
+                match crate::catalog::probe::probe(&program, &p, timeout) {
+                    Ok(facts) => {
+                        let _ = store.set_media(id, Some(&facts), None);
+                    }
+                    Err(e @ crate::catalog::probe::ProbeError::Missing { .. }) => {
+                        if !warned_missing {
+                            tracing::warn!(error = %e, "media facts are not collected");
+                            warned_missing = true;
+                        }
+                        missing = true;
+                        break;
+                    }
+                    Err(e) => {
+                        tracing::info!(path = %paths::display(&p), error = %e, "media probe failed; cataloged without media facts");
+                        let _ = store.set_media(id, None, Some(&e.to_string()));
+                    }
+                }
+            }
+            if missing {
+                break;
+            }
+        }
+        match rx.recv() {
+            Ok(_) => while rx.try_recv().is_ok() {},
+            Err(_) => break,
+        }
+    }
+}

@@ -11,6 +11,7 @@
 
 pub mod catalog;
 pub mod equipment;
+pub mod outreach;
 pub mod schema;
 
 use std::path::{Path, PathBuf};

@@ -94,10 +94,51 @@ CREATE TABLE purges (
 CREATE VIRTUAL TABLE items_fts USING fts5(
     text, content = '', contentless_delete = 1, tokenize = 'unicode61 remove_diacritics 0'
 );
+CREATE VIRTUAL TABLE items_tri USING fts5(
+    text, content = '', contentless_delete = 1, tokenize = 'trigram'
+);
 "#,
     },
     Migration {
         version: 2,
+        description: "village outreach: VCD jobs and the disc register",
+        sql: r#"
+CREATE TABLE vcd_jobs (
+    id              INTEGER PRIMARY KEY,
+    title           TEXT NOT NULL,
+    item_ids        TEXT NOT NULL,
+    standard        TEXT NOT NULL CHECK (standard IN ('pal', 'ntsc')),
+    disc_minutes    INTEGER NOT NULL CHECK (disc_minutes IN (74, 80)),
+    menu            INTEGER NOT NULL DEFAULT 0,
+    state           TEXT NOT NULL CHECK (state IN ('queued', 'transcoding', 'authoring', 'done', 'failed', 'cancelled')),
+    progress        REAL NOT NULL DEFAULT 0,
+    message         TEXT,
+    plan_json       TEXT,
+    discs_json      TEXT,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    created_at      TEXT NOT NULL,
+    updated_at      TEXT NOT NULL,
+    clock_trusted   INTEGER NOT NULL
+);
+CREATE INDEX vcd_jobs_state ON vcd_jobs(state);
+
+CREATE TABLE disc_register (
+    id              INTEGER PRIMARY KEY,
+    job_id          INTEGER REFERENCES vcd_jobs(id),
+    disc_no         INTEGER NOT NULL,
+    titles          TEXT NOT NULL,
+    category        TEXT NOT NULL,
+    copies          INTEGER NOT NULL CHECK (copies > 0),
+    recipient       TEXT NOT NULL,
+    purpose         TEXT NOT NULL,
+    made_at         TEXT NOT NULL,
+    clock_trusted   INTEGER NOT NULL,
+    note            TEXT
+);
+"#,
+    },
+    Migration {
+        version: 3,
         description: "equipment: state intervals, lamp hours, lessons, calendar and plan documents",
         sql: r#"
 CREATE TABLE equipment_intervals (
