@@ -1025,3 +1025,88 @@ fn timetable_csv_import_replaces_the_configured_periods() {
     let r = s.post_json("/api/v1/lessons", lesson("r1", "上午", "王老师", &[]));
     assert_eq!(r.status, 201, "{}", r.text());
 }
+
+// ---------------------------------------------------------------- the real daemon
+
+/// `xingzhan serve` with a config, its address read from its first line.
+struct Daemon {
+    child: std::process::Child,
+    http: Server,
+}
+
+impl Daemon {
+    fn launch(config: &std::path::Path) -> Daemon {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_xingzhan"))
+            .arg("--config")
+            .arg(config)
+            .arg("serve")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start xingzhan serve");
+        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        let addr = line
+            .trim()
+            .strip_prefix("xingzhan: listening on http://")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .trim_end_matches('/')
+            .parse()
+            .unwrap();
+        std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+        Daemon {
+            child,
+            http: Server::at(addr),
+        }
+    }
+    fn device_state(&self) -> Option<String> {
+        let v = self.http.get("/api/v1/equipment").json();
+        v["devices"][0]["state"].as_str().map(String::from)
+    }
+}
+
+#[test]
+fn serve_logs_a_projector_survives_kill9_and_stops_in_order() {
+    let fake = FakeDevice::pair(on_query(b"PWR?\r", |_, _| vec![w(b"PWR=01\r:")]));
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let cfg = dir.path().join("xingzhan.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[paths]\ndata = \"{}\"\n[web]\nlisten = \"127.0.0.1:0\"\n\
+             [[equipment.rooms]]\nid = \"mm1\"\nname = \"多媒体教室\"\n\
+             [[equipment.devices]]\nid = \"proj\"\nroom = \"mm1\"\nkind = \"projector\"\n\
+             driver = \"epson_escvp21\"\nport = \"{}\"\npoll_ms = 200\n",
+            data.display(),
+            fake.path
+        ),
+    )
+    .unwrap();
+    let mut d = Daemon::launch(&cfg);
+    wait_for(
+        "the projector on through the API",
+        || (d.device_state().as_deref() == Some("on")).then_some(()),
+        || format!("{:?}", d.device_state()),
+    );
+    d.child.kill().unwrap(); // SIGKILL
+    d.child.wait().unwrap();
+    let d = Daemon::launch(&cfg);
+    let store = xingzhan::store::Store::open(&data.join("xingzhan.sqlite3")).unwrap();
+    let rows = wait_seq(&store, "proj", &[State::On, State::On]);
+    assert_eq!(rows[0].closed_by.as_deref(), Some("restart"), "{rows:?}");
+    assert_eq!(rows[0].end_at, Some(rows[0].last_seen));
+    // SIGTERM: the orderly shutdown closes the open interval.
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &d.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut child = d.child;
+    assert!(child.wait().unwrap().success());
+    let rows = intervals(&store, "proj");
+    assert!(rows.iter().all(|r| r.end_at.is_some()), "{rows:?}");
+    assert_eq!(rows.last().unwrap().closed_by.as_deref(), Some("shutdown"));
+}

@@ -411,10 +411,11 @@ impl Drop for FakePjlink {
     }
 }
 
-/// The real HTTP server on 127.0.0.1:0 with its own runtime.
+/// The real HTTP server on 127.0.0.1:0 with its own runtime (or a client of
+/// a server elsewhere, see [`Server::at`]).
 pub struct Server {
     pub addr: std::net::SocketAddr,
-    _rt: tokio::runtime::Runtime,
+    _rt: Option<tokio::runtime::Runtime>,
 }
 
 impl Server {
@@ -433,7 +434,15 @@ impl Server {
                 .await
                 .unwrap();
         });
-        Server { addr, _rt: rt }
+        Server {
+            addr,
+            _rt: Some(rt),
+        }
+    }
+
+    /// A client of a server already listening at `addr`.
+    pub fn at(addr: std::net::SocketAddr) -> Server {
+        Server { addr, _rt: None }
     }
 
     /// One HTTP/1.0 request (so the body ends at EOF, never chunked).
