@@ -1110,3 +1110,21 @@ fn serve_logs_a_projector_survives_kill9_and_stops_in_order() {
     assert!(rows.iter().all(|r| r.end_at.is_some()), "{rows:?}");
     assert_eq!(rows.last().unwrap().closed_by.as_deref(), Some("shutdown"));
 }
+
+#[test]
+fn spawn_with_the_station_floor_flags_a_clock_before_it() {
+    let (_d, store) = store();
+    let mut pc = DeviceConfig::new("pc", "r1", DeviceKind::Pc, Sense::Host);
+    pc.poll_ms = 50;
+    let clock = Arc::new(SimClock::new(t("2003-05-01T00:00:00Z")));
+    let h = equipment::spawn_with_floor(
+        &config(vec![pc]),
+        store.clone(),
+        clock,
+        t("2026-01-01T00:00:00Z"),
+    )
+    .unwrap();
+    let rows = wait_seq(&store, "pc", &[State::On]);
+    h.shutdown();
+    assert!(!rows[0].clock_trusted, "{rows:?}");
+}
