@@ -73,8 +73,11 @@ pub enum Reply {
     Timeout(Vec<u8>),
 }
 
-/// Read granularity: how often a reading thread looks at the clock and stop flag.
+/// Read granularity while waiting for a reply.
 const TICK: Duration = Duration::from_millis(20);
+/// Read granularity between polls: how often an idle poller looks at the stop
+/// flag (bytes and hang-ups wake it at once).
+const IDLE_TICK: Duration = Duration::from_millis(100);
 /// A match that ends at the last byte read is accepted after this much silence
 /// (or the driver's own idle gap, when it has one).
 const SETTLE: Duration = Duration::from_millis(60);
@@ -306,7 +309,7 @@ fn session(
             if stop.is_set() {
                 return Ok(());
             }
-            if read_some(port, TICK.min(next - Instant::now()), &mut idle)? > 0 {
+            if read_some(port, IDLE_TICK.min(next - Instant::now()), &mut idle)? > 0 {
                 // Unsolicited messages are recorded as they arrive.
                 let found = driver.unsolicited(&idle);
                 if !found.is_empty() || idle.len() > 256 {

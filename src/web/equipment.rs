@@ -1,9 +1,21 @@
 //! Equipment API (v1) and the technician's equipment pages (zh-CN).
 //!
 //! Dates in `from`/`to` are local dates (`YYYY-MM-DD`, `to` inclusive) at the
-//! station's UTC offset, or RFC 3339 instants (`to` exclusive). Every time in a
-//! response carries its offset. Errors are JSON `{"error": "..."}` with a
-//! reason a person can act on.
+//! station's UTC offset, or RFC 3339 instants (`to` exclusive); the default is
+//! the last 7 days. Every time in a response carries its offset. Errors are
+//! JSON `{"error": "..."}` with a reason a person can act on.
+//!
+//! | route | what |
+//! |---|---|
+//! | `GET /api/v1/equipment` | devices, latest state, on-hours in from/to |
+//! | `GET /api/v1/equipment/{id}/states` | state intervals in from/to |
+//! | `POST /api/v1/lessons` | record a lesson (201; 200 duplicate; 409 overlap; 422 bad room/period/item) |
+//! | `GET /api/v1/lessons` | by date+period or from/to; room, teacher, class, subject, item |
+//! | `GET /api/v1/reports/utilization` | per device and room, overall, 完好率 |
+//! | `GET /api/v1/reports/rates` | reception and application rates per category |
+//! | `GET /api/v1/export/{usage,lessons,receptions,equipment}` | from, to, after, limit, format=csv/json/xlsx |
+//! | `PUT /api/v1/calendar`, `/plan`, `/timetable` | import CSV (422 names the line) |
+//! | `GET /equipment`, `POST /equipment/lessons`, `GET /equipment/report` | pages |
 
 use std::fmt::Write as _;
 
