@@ -989,6 +989,7 @@ fn pages_in_chinese() {
         html.contains("<svg") && html.contains("目标 95%") && html.contains("接收率"),
         "{html}"
     );
+    assert!(html.contains("<td>多媒体教室</td>"), "room table: {html}");
 }
 
 #[test]

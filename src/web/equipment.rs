@@ -953,6 +953,26 @@ async fn report_page(
         );
     }
     b.push_str("</table>");
+    b.push_str("<table><tr><th>功能教室</th><th>课表节次</th><th>使用</th><th>未使用</th><th>无数据</th><th>利用率</th><th>覆盖率</th></tr>");
+    for r in &u.rooms {
+        let _ = write!(
+            b,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{}\">{}</td><td>{}</td></tr>",
+            esc(if r.name.is_empty() { &r.id } else { &r.name }),
+            r.counts.timetabled,
+            r.counts.in_use,
+            r.counts.unused,
+            r.counts.no_data,
+            if r.meets_target == Some(false) {
+                "bad"
+            } else {
+                ""
+            },
+            pct(r.utilization),
+            pct(r.coverage),
+        );
+    }
+    b.push_str("</table>");
     let _ = write!(
         b,
         "<p>设备完好率：{}（{}/{}，目标 {:.0}%）</p>",
