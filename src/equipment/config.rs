@@ -21,7 +21,7 @@ pub struct EquipmentConfig {
     pub count_warming: bool,
     /// Targets the reports compare against.
     pub targets: Targets,
-    /// Reconnect backoff ceiling for serial ports and PJLink, in seconds.
+    /// Reopen backoff ceiling for serial ports, in seconds.
     pub reconnect_max_secs: u64,
     /// The school calendar (term dates, holidays) as CSV. Empty = every
     /// Monday-Friday is a school day.
