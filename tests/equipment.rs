@@ -890,12 +890,12 @@ fn exports_csv_json_xlsx_with_cursor() {
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(
         lines[0].trim_start_matches('\u{feff}'),
-        "id,device,state,start,end,seconds,open,clock_trusted,closed_by,detail"
+        "id,device,room,kind,state,start,end,seconds,open,clock_trusted,closed_by,detail"
     );
     assert_eq!(lines.len(), 1 + 2 + 6_000);
     assert!(
         lines[1].contains(
-            ",p,on,2026-09-07T08:00:00+08:00,2026-09-07T08:30:00+08:00,1800,false,true,change,"
+            ",p,r1,projector,on,2026-09-07T08:00:00+08:00,2026-09-07T08:30:00+08:00,1800,false,true,change,"
         ),
         "{}",
         lines[1]
