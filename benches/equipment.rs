@@ -119,6 +119,30 @@ fn bench_poll(quick: bool) {
     );
 }
 
+/// Inserts closed intervals (device, state, start, end) in one transaction.
+fn insert_intervals(
+    store: &Store,
+    detail: &str,
+    rows: impl Iterator<Item = (String, &'static str, DateTime<Utc>, DateTime<Utc>)>,
+) {
+    store
+        .write(|c| {
+            let tx = c.transaction()?;
+            {
+                let mut ins = tx.prepare(
+                    "INSERT INTO equipment_intervals (device_id, state, detail, start_at, end_at, last_seen, clock_trusted, closed_by)
+                     VALUES (?1, ?2, ?5, ?3, ?4, ?4, 1, 'change')",
+                )?;
+                for (dev, state, a, b) in rows {
+                    ins.execute(rusqlite::params![dev, state, ts(a), ts(b), detail])?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .unwrap();
+}
+
 /// 50 devices in 10 rooms, state changes every few minutes 07:00-18:00 on
 /// school days, standby overnight; 200 lessons a week.
 fn school_year(store: &Store) -> (EquipmentConfig, NaiveDate, NaiveDate) {
@@ -155,32 +179,33 @@ fn school_year(store: &Store) -> (EquipmentConfig, NaiveDate, NaiveDate) {
             .wrapping_add(1442695040888963407);
         (seed >> 33) % n
     };
+    let mut rows = Vec::new();
+    for dev in &cfg.devices {
+        let mut t: DateTime<Utc> = Utc.from_utc_datetime(&from.and_hms_opt(0, 0, 0).unwrap());
+        let end: DateTime<Utc> = Utc.from_utc_datetime(&to.and_hms_opt(0, 0, 0).unwrap());
+        let mut on = false;
+        while t < end {
+            let local_h = (t.hour() + 8) % 24;
+            let wd = (t + chrono::Duration::hours(8))
+                .weekday()
+                .number_from_monday();
+            let (state, next) = if wd <= 5 && (7..18).contains(&local_h) {
+                on = !on;
+                let next = t + chrono::Duration::minutes(2 + rnd(8) as i64);
+                (if on { "on" } else { "standby" }, next)
+            } else {
+                on = false;
+                ("standby", t + chrono::Duration::hours(1))
+            };
+            rows.push((dev.id.clone(), state, t, next));
+            t = next;
+        }
+    }
+    insert_intervals(store, "", rows.into_iter());
     store
         .write(|c| {
             let tx = c.transaction()?;
             {
-                let mut ins = tx.prepare(
-                    "INSERT INTO equipment_intervals (device_id, state, detail, start_at, end_at, last_seen, clock_trusted, closed_by)
-                     VALUES (?1, ?2, '', ?3, ?4, ?4, 1, 'change')",
-                )?;
-                for dev in &cfg.devices {
-                    let mut t: DateTime<Utc> = Utc.from_utc_datetime(&from.and_hms_opt(0, 0, 0).unwrap());
-                    let end: DateTime<Utc> = Utc.from_utc_datetime(&to.and_hms_opt(0, 0, 0).unwrap());
-                    let mut on = false;
-                    while t < end {
-                        let local_h = (t.hour() + 8) % 24;
-                        let wd = (t + chrono::Duration::hours(8)).weekday().number_from_monday();
-                        let (state, next) = if wd <= 5 && (7..18).contains(&local_h) {
-                            on = !on;
-                            (if on { "on" } else { "standby" }, t + chrono::Duration::minutes(2 + rnd(8) as i64))
-                        } else {
-                            on = false;
-                            ("standby", t + chrono::Duration::hours(1))
-                        };
-                        ins.execute(rusqlite::params![dev.id, state, ts(t), ts(next)])?;
-                        t = next;
-                    }
-                }
                 let mut les = tx.prepare(
                     "INSERT INTO lessons (room, period, start_at, end_at, teacher, class, subject, created_at, clock_trusted)
                      VALUES (?1, '第1节', ?2, ?3, '老师', '班', '数学', ?2, 1)",
@@ -253,29 +278,20 @@ fn bench_reports() {
 fn bench_export() {
     let (dir, store) = store();
     let t0 = Instant::now();
-    store
-        .write(|c| {
-            let tx = c.transaction()?;
-            {
-                let mut ins = tx.prepare(
-                    "INSERT INTO equipment_intervals (device_id, state, detail, start_at, end_at, last_seen, clock_trusted, closed_by)
-                     VALUES (?1, ?2, 'epson_escvp21=01', ?3, ?4, ?4, 1, 'change')",
-                )?;
-                let base = Utc.with_ymd_and_hms(2026, 9, 1, 0, 0, 0).unwrap();
-                for i in 0..1_000_000i64 {
-                    let s = base + chrono::Duration::seconds(i * 15);
-                    ins.execute(rusqlite::params![
-                        format!("dev{:02}", i % 50),
-                        if i % 2 == 0 { "on" } else { "standby" },
-                        ts(s),
-                        ts(s + chrono::Duration::seconds(15))
-                    ])?;
-                }
-            }
-            tx.commit()?;
-            Ok(())
-        })
-        .unwrap();
+    let base = Utc.with_ymd_and_hms(2026, 9, 1, 0, 0, 0).unwrap();
+    insert_intervals(
+        &store,
+        "epson_escvp21=01",
+        (0..1_000_000i64).map(|i| {
+            let s = base + chrono::Duration::seconds(i * 15);
+            (
+                format!("dev{:02}", i % 50),
+                if i % 2 == 0 { "on" } else { "standby" },
+                s,
+                s + chrono::Duration::seconds(15),
+            )
+        }),
+    );
     println!(
         "export: 1,000,000 intervals written in {:.1} s",
         t0.elapsed().as_secs_f64()

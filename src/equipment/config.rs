@@ -21,7 +21,7 @@ pub struct EquipmentConfig {
     pub count_warming: bool,
     /// Targets the reports compare against.
     pub targets: Targets,
-    /// Reconnect backoff ceiling for serial ports and PJLink, in seconds.
+    /// Reopen backoff ceiling for serial ports, in seconds.
     pub reconnect_max_secs: u64,
     /// The school calendar (term dates, holidays) as CSV. Empty = every
     /// Monday-Friday is a school day.
@@ -398,4 +398,42 @@ pub struct CustomLamp {
 
 fn default_decode() -> String {
     "decimal".into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The commented-out examples in config/xingzhan.toml, uncommented, parse
+    /// and pass the checks (so the documentation does not rot).
+    #[test]
+    fn commented_examples_in_the_example_config_are_valid() {
+        let text = crate::config::EXAMPLE;
+        let start = text.find("[equipment]").unwrap();
+        let end = text[start..].find("\n[vcd]").unwrap() + start;
+        let key = regex::Regex::new(r"^(\[\[?equipment[a-z_.]*\]\]?|[a-z_]+ = )").unwrap();
+        let mut out = String::new();
+        for line in text[start..end].lines() {
+            match line.strip_prefix("# ") {
+                Some(rest) if key.is_match(rest) => out.push_str(rest),
+                _ => out.push_str(line),
+            }
+            out.push('\n');
+        }
+        // The example devices name room c3, which the example rooms lack.
+        out = out.replace("room = \"c3\"", "room = \"mm1\"");
+        let parsed: toml::Table = toml::from_str(&out).unwrap_or_else(|e| panic!("{e}\n{out}"));
+        let eq: EquipmentConfig = parsed["equipment"].clone().try_into().unwrap();
+        assert_eq!(eq.rooms.len(), 3);
+        assert_eq!(eq.devices.len(), 4);
+        assert_eq!(eq.periods.len(), 8);
+        crate::equipment::check(&eq).unwrap();
+        let custom = crate::equipment::drivers::Driver::for_device(&eq.devices[3]).unwrap();
+        assert_eq!(custom.query.len(), 13);
+        assert_eq!(
+            custom.parse(b"\x1D\x01\x00").unwrap().state,
+            crate::equipment::State::On
+        );
+        assert!(custom.lamp.is_some());
+    }
 }

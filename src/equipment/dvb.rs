@@ -70,8 +70,10 @@ pub fn judge(status: Option<io::Result<u32>>, receiving: bool, frontend: &str) -
         ),
         Some(Ok(0)) => (State::Standby, format!("{frontend}: idle (not tuned)")),
         Some(Ok(s)) => (State::Standby, format!("{frontend}: no lock (0x{s:02x})")),
-        Some(Err(e)) => (State::Unknown, format!("{frontend}: {e}")),
-        None => (State::Unknown, "no frontend and no recent reception".into()),
+        Some(Err(e)) if e.kind() != io::ErrorKind::NotFound => {
+            (State::Unknown, format!("{frontend}: {e}"))
+        }
+        _ => (State::Unknown, "no frontend and no recent reception".into()),
     }
 }
 
@@ -83,18 +85,14 @@ pub struct DvbSensor {
 }
 
 impl DvbSensor {
-    /// The Linux frontend of the device (if it exists) plus catalog activity.
+    /// The Linux frontend of the device plus catalog activity. A frontend that
+    /// does not exist (yet) counts as none; it is looked for at every poll.
     pub fn linux(dev: &DeviceConfig, store: Store, clock: Arc<dyn Clock>) -> DvbSensor {
         let path = PathBuf::from(format!(
             "/dev/dvb/adapter{}/frontend{}",
             dev.adapter, dev.frontend
         ));
-        let frontend: Option<Box<dyn Frontend>> = if path.exists() {
-            Some(Box::new(LinuxFrontend { path }))
-        } else {
-            None
-        };
-        DvbSensor::new(frontend, store, clock)
+        DvbSensor::new(Some(Box::new(LinuxFrontend { path })), store, clock)
     }
     pub fn new(frontend: Option<Box<dyn Frontend>>, store: Store, clock: Arc<dyn Clock>) -> Self {
         DvbSensor {
@@ -152,6 +150,11 @@ mod tests {
         let e = judge(Some(Err(io::Error::other("gone"))), false, "fe");
         assert_eq!(e.0, State::Unknown);
         assert!(e.1.contains("gone"));
+        let missing = io::Error::from(io::ErrorKind::NotFound);
+        assert_eq!(
+            judge(Some(Err(missing)), false, "fe").1,
+            "no frontend and no recent reception"
+        );
     }
 
     #[test]

@@ -46,6 +46,8 @@ impl Dataset {
             Dataset::Usage => &[
                 "id",
                 "device",
+                "room",
+                "kind",
                 "state",
                 "start",
                 "end",
@@ -177,17 +179,28 @@ pub fn page(
     after: i64,
     n: usize,
 ) -> Result<Vec<(i64, Vec<Cell>)>, StoreError> {
+    let devices: std::collections::HashMap<&str, &super::DeviceConfig> =
+        config.devices.iter().map(|d| (d.id.as_str(), d)).collect();
     Ok(match ds {
         Dataset::Usage => store
             .equip_intervals_page(q.from, q.to, after, n)?
             .into_iter()
             .map(|r| {
                 let end = r.effective_end();
+                let dev = devices.get(r.device_id.as_str());
+                let room = dev
+                    .map(|d| Cell::Text(d.room.clone()))
+                    .unwrap_or(Cell::Null);
+                let kind = dev
+                    .map(|d| Cell::Text(d.kind.as_str().into()))
+                    .unwrap_or(Cell::Null);
                 (
                     r.id,
                     vec![
                         Cell::Int(r.id),
                         Cell::Text(r.device_id),
+                        room,
+                        kind,
                         Cell::Text(r.state.as_str().into()),
                         Cell::time(Some(r.start_at), off),
                         Cell::time(Some(end), off),

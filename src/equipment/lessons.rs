@@ -105,9 +105,39 @@ pub struct LessonRequest {
     pub subject: String,
     #[serde(default)]
     pub note: String,
-    /// Catalog item ids used.
-    #[serde(default)]
+    /// Catalog item ids used: a list, or (from the page's form) a text of
+    /// numbers separated by spaces or commas.
+    #[serde(default, deserialize_with = "item_ids")]
     pub items: Vec<i64>,
+}
+
+/// Item ids as a list of numbers or as text such as "12 15" or "12，15".
+fn item_ids<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<i64>, D::Error> {
+    struct V;
+    impl<'de> serde::de::Visitor<'de> for V {
+        type Value = Vec<i64>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("catalog item ids (numbers)")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<Vec<i64>, A::Error> {
+            let mut v = Vec::new();
+            while let Some(x) = a.next_element()? {
+                v.push(x);
+            }
+            Ok(v)
+        }
+        fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Vec<i64>, E> {
+            s.split([' ', ',', '，', '、'])
+                .filter(|x| !x.trim().is_empty())
+                .map(|x| {
+                    x.trim()
+                        .parse()
+                        .map_err(|_| E::custom(format!("item id {x:?} is not a number")))
+                })
+                .collect()
+        }
+    }
+    d.deserialize_any(V)
 }
 
 /// Parses RFC 3339 or a local date-time at `offset`.

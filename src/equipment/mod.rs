@@ -254,6 +254,20 @@ pub fn spawn(
     store: Store,
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<EquipmentHandle> {
+    let floor = crate::config::StationConfig::default()
+        .floor()
+        .unwrap_or_default();
+    spawn_with_floor(config, store, clock, floor)
+}
+
+/// As [`spawn`], with the station's clock floor (`[station] clock_floor`):
+/// rows written while the wall clock is before it are flagged untrusted.
+pub fn spawn_with_floor(
+    config: &EquipmentConfig,
+    store: Store,
+    clock: Arc<dyn Clock>,
+    floor: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<EquipmentHandle> {
     check(config)?;
     for (path, doc) in [
         (&config.calendar_csv, lessons::DOC_CALENDAR),
@@ -318,7 +332,7 @@ pub fn spawn(
         pollers.push(h);
     }
     drop(tx);
-    let rec = recorder::Recorder::new(store, clock, live.clone())?;
+    let rec = recorder::Recorder::with_floor(store, clock, live.clone(), floor)?;
     let recorder = spawn_named("equip-recorder".into(), move || rec.run(rx))?;
     tracing::info!(devices = pollers.len(), "equipment log started");
     Ok(EquipmentHandle {

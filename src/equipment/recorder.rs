@@ -40,17 +40,8 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    /// A recorder whose clock trust is seeded with the newest recorded time,
-    /// with the default clock floor of `[station]` (the spawn signature does not
-    /// carry the station section).
-    pub fn new(store: Store, clock: Arc<dyn Clock>, live: Live) -> Result<Recorder, StoreError> {
-        let floor = crate::config::StationConfig::default()
-            .floor()
-            .unwrap_or_default();
-        Recorder::with_floor(store, clock, live, floor)
-    }
-
-    /// As [`Recorder::new`] with an explicit clock floor.
+    /// A recorder whose clock trust (rows before `floor` or behind the newest
+    /// recorded time are untrusted) is seeded with the newest recorded time.
     pub fn with_floor(
         store: Store,
         clock: Arc<dyn Clock>,

@@ -60,6 +60,34 @@ pub struct RoomRow {
     pub meets_target: Option<bool>,
 }
 
+/// Periods summed over several devices or rooms.
+#[derive(Debug, Clone, Serialize)]
+pub struct Overall {
+    #[serde(flatten)]
+    pub counts: Counts,
+    pub utilization: Option<f64>,
+    pub coverage: Option<f64>,
+    pub meets_target: Option<bool>,
+}
+
+impl Overall {
+    fn of<'a>(counts: impl Iterator<Item = &'a Counts>, target: f64) -> Overall {
+        let mut c = Counts::default();
+        for x in counts {
+            c.timetabled += x.timetabled;
+            c.in_use += x.in_use;
+            c.unused += x.unused;
+            c.no_data += x.no_data;
+        }
+        Overall {
+            counts: c,
+            utilization: c.utilization(),
+            coverage: c.coverage(),
+            meets_target: c.utilization().map(|u| u >= target),
+        }
+    }
+}
+
 /// The utilization report.
 #[derive(Debug, Clone, Serialize)]
 pub struct UtilizationReport {
@@ -70,6 +98,9 @@ pub struct UtilizationReport {
     pub target: f64,
     pub devices: Vec<DeviceRow>,
     pub rooms: Vec<RoomRow>,
+    /// All devices' periods together, and all rooms' periods together.
+    pub overall_devices: Overall,
+    pub overall_rooms: Overall,
     pub intact: usize,
     pub devices_total: usize,
     pub intact_rate: Option<f64>,
@@ -197,6 +228,8 @@ pub fn utilization(
         target,
         untrusted_intervals: untrusted.values().sum(),
         untrusted_lessons: store.untrusted_lessons(f, t)?,
+        overall_devices: Overall::of(devices.iter().map(|d| &d.counts), target),
+        overall_rooms: Overall::of(rooms.iter().map(|r| &r.counts), target),
         devices,
         rooms,
         intact,

@@ -73,9 +73,13 @@ pub enum Reply {
     Timeout(Vec<u8>),
 }
 
-/// Read granularity: how often a reading thread looks at the clock and stop flag.
+/// Read granularity while waiting for a reply.
 const TICK: Duration = Duration::from_millis(20);
-/// A match that ends at the last byte read is accepted after this much silence.
+/// Read granularity between polls: how often an idle poller looks at the stop
+/// flag (bytes and hang-ups wake it at once).
+const IDLE_TICK: Duration = Duration::from_millis(100);
+/// A match that ends at the last byte read is accepted after this much silence
+/// (or the driver's own idle gap, when it has one).
 const SETTLE: Duration = Duration::from_millis(60);
 
 fn is_link_error(e: &io::Error) -> bool {
@@ -128,10 +132,11 @@ pub fn transact(
     let deadline = start + timeout;
     let mut buf = Vec::new();
     let mut last_byte = start;
+    let settle = end.idle().unwrap_or(SETTLE);
     loop {
         let now = Instant::now();
         if let Some(e) = matched(&buf) {
-            if e < buf.len() || end.complete(&buf) || now - last_byte >= SETTLE {
+            if e < buf.len() || end.complete(&buf) || now - last_byte >= settle {
                 return Ok((pending, Reply::Matched(buf)));
             }
         } else if end.complete(&buf)
@@ -148,8 +153,16 @@ pub fn transact(
     }
 }
 
-/// What one poll of the power state concluded.
-pub fn judge(driver: &Driver, reply: &Reply, port: &str, timeout: Duration) -> (State, String) {
+/// What one poll of the power state concluded. `proven`: the device has
+/// answered since the port was opened, so silence can mean off
+/// (`on_timeout = "off"`); before that, silence is only unknown.
+pub fn judge(
+    driver: &Driver,
+    reply: &Reply,
+    port: &str,
+    timeout: Duration,
+    proven: bool,
+) -> (State, String) {
     match reply {
         Reply::Matched(buf) => match driver.parse(buf) {
             Some(p) => (p.state, p.detail),
@@ -167,6 +180,13 @@ pub fn judge(driver: &Driver, reply: &Reply, port: &str, timeout: Duration) -> (
             OnTimeout::Unknown => (
                 State::Unknown,
                 format!("no reply from {port} within {} ms", timeout.as_millis()),
+            ),
+            OnTimeout::Off if !proven => (
+                State::Unknown,
+                format!(
+                    "no reply from {port} within {} ms (on_timeout = off applies once the device has answered since the port was opened)",
+                    timeout.as_millis()
+                ),
             ),
             OnTimeout::Off => (
                 State::Standby,
@@ -281,6 +301,7 @@ fn session(
     last_lamp: &mut Option<Instant>,
 ) -> io::Result<()> {
     let mut next = Instant::now();
+    let mut proven = false;
     loop {
         // Listen until the next poll: unsolicited messages, unplugging, stop.
         let mut idle = Vec::new();
@@ -288,16 +309,20 @@ fn session(
             if stop.is_set() {
                 return Ok(());
             }
-            read_some(port, TICK.min(next - Instant::now()), &mut idle)?;
-            if idle.len() > 256 {
-                send_unsolicited(tx, driver, &dev.id, &idle);
-                idle.clear();
+            if read_some(port, IDLE_TICK.min(next - Instant::now()), &mut idle)? > 0 {
+                // Unsolicited messages are recorded as they arrive.
+                let found = driver.unsolicited(&idle);
+                if !found.is_empty() || idle.len() > 256 {
+                    for (state, detail) in found {
+                        send(tx, &dev.id, state, detail);
+                    }
+                    idle.clear();
+                }
             }
         }
         if stop.is_set() {
             return Ok(());
         }
-        send_unsolicited(tx, driver, &dev.id, &idle);
         let (pending, reply) = transact(
             port,
             &driver.query,
@@ -310,8 +335,9 @@ fn session(
             Reply::Matched(b) | Reply::Unrecognised(b) | Reply::Timeout(b) => b.clone(),
         };
         send_unsolicited(tx, driver, &dev.id, &bytes);
-        let (state, detail) = judge(driver, &reply, &dev.port, timeout);
         let answered = matches!(reply, Reply::Matched(_));
+        proven |= answered;
+        let (state, detail) = judge(driver, &reply, &dev.port, timeout, proven);
         send(tx, &dev.id, state, detail);
         if stop.wait(delay) {
             return Ok(());

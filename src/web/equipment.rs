@@ -1,9 +1,21 @@
 //! Equipment API (v1) and the technician's equipment pages (zh-CN).
 //!
 //! Dates in `from`/`to` are local dates (`YYYY-MM-DD`, `to` inclusive) at the
-//! station's UTC offset, or RFC 3339 instants (`to` exclusive). Every time in a
-//! response carries its offset. Errors are JSON `{"error": "..."}` with a
-//! reason a person can act on.
+//! station's UTC offset, or RFC 3339 instants (`to` exclusive); the default is
+//! the last 7 days. Every time in a response carries its offset. Errors are
+//! JSON `{"error": "..."}` with a reason a person can act on.
+//!
+//! | route | what |
+//! |---|---|
+//! | `GET /api/v1/equipment` | devices, latest state, on-hours in from/to |
+//! | `GET /api/v1/equipment/{id}/states` | state intervals in from/to |
+//! | `POST /api/v1/lessons` | record a lesson (201; 200 duplicate; 409 overlap; 422 bad room/period/item) |
+//! | `GET /api/v1/lessons` | by date+period or from/to; room, teacher, class, subject, item |
+//! | `GET /api/v1/reports/utilization` | per device and room, overall, 完好率 |
+//! | `GET /api/v1/reports/rates` | reception and application rates per category |
+//! | `GET /api/v1/export/{usage,lessons,receptions,equipment}` | from, to, after, limit, format=csv/json/xlsx |
+//! | `PUT /api/v1/calendar`, `/plan`, `/timetable` | import CSV (422 names the line) |
+//! | `GET /equipment`, `POST /equipment/lessons`, `GET /equipment/report` | pages |
 
 use std::fmt::Write as _;
 
@@ -164,11 +176,39 @@ struct DeviceOut {
     state: Option<DevState>,
     detail: Option<String>,
     last_seen: Option<String>,
+    /// Within [from, to): hours on, intervals, intervals written with an untrusted clock.
+    on_hours: f64,
+    intervals: usize,
+    untrusted_rows: usize,
 }
 
-async fn list_equipment(State(st): State<AppState>) -> ApiResult<Json<serde_json::Value>> {
+#[derive(Default)]
+struct Summary {
+    on_ms: i64,
+    intervals: usize,
+    untrusted: usize,
+}
+
+async fn list_equipment(
+    State(st): State<AppState>,
+    Query(q): Query<RangeQuery>,
+) -> ApiResult<Json<serde_json::Value>> {
     let off = offset(&st)?;
-    let latest = blocking(&st, |s| Ok(s.equip_latest_states()?)).await?;
+    let r = range(q.from.as_deref(), q.to.as_deref(), &st, off)?;
+    let (from, to) = (r.from, r.to);
+    let (latest, sums) = blocking(&st, move |s| {
+        let mut sums: std::collections::HashMap<String, Summary> = Default::default();
+        s.equip_for_each_span(from, to, |dev, state, a, b, trusted| {
+            let e = sums.entry(dev.to_string()).or_default();
+            e.intervals += 1;
+            e.untrusted += usize::from(!trusted);
+            if state == DevState::On {
+                e.on_ms += (b.min(to) - a.max(from)).num_milliseconds().max(0);
+            }
+        })?;
+        Ok((s.equip_latest_states()?, sums))
+    })
+    .await?;
     let devices: Vec<DeviceOut> = st
         .config
         .equipment
@@ -176,6 +216,7 @@ async fn list_equipment(State(st): State<AppState>) -> ApiResult<Json<serde_json
         .iter()
         .map(|d| {
             let l = latest.iter().find(|x| x.0 == d.id);
+            let sum = sums.get(&d.id);
             DeviceOut {
                 id: d.id.clone(),
                 name: d.display_name().into(),
@@ -186,12 +227,16 @@ async fn list_equipment(State(st): State<AppState>) -> ApiResult<Json<serde_json
                 state: l.map(|x| x.1),
                 detail: l.map(|x| x.2.clone()),
                 last_seen: l.map(|x| local(x.3, off)),
+                on_hours: sum.map_or(0.0, |s| s.on_ms as f64 / 3_600_000.0),
+                intervals: sum.map_or(0, |s| s.intervals),
+                untrusted_rows: sum.map_or(0, |s| s.untrusted),
             }
         })
         .collect();
-    Ok(Json(
-        json!({ "devices": devices, "rooms": st.config.equipment.rooms }),
-    ))
+    Ok(Json(json!({
+        "from": local(from, off), "to": local(to, off),
+        "devices": devices, "rooms": st.config.equipment.rooms,
+    })))
 }
 
 async fn device_states(
@@ -708,44 +753,31 @@ async fn today_page(
     Ok(page("设备使用与课程登记", &b))
 }
 
-/// The quick lesson form.
-#[derive(Debug, Deserialize)]
-pub struct LessonForm {
-    pub room: String,
-    pub date: NaiveDate,
-    pub period: String,
-    #[serde(default)]
-    pub teacher: String,
-    #[serde(default)]
-    pub class: String,
-    #[serde(default)]
-    pub subject: String,
-    #[serde(default)]
-    pub items: String,
-}
-
-async fn form_lesson(State(st): State<AppState>, Form(f): Form<LessonForm>) -> Response {
-    let items: Result<Vec<i64>, _> = f
-        .items
-        .split([' ', ',', '，', '、'])
-        .filter(|s| !s.trim().is_empty())
-        .map(|s| s.trim().parse::<i64>())
-        .collect();
-    let msg = match items {
-        Err(_) => format!("资源编号应为数字：{}", f.items),
-        Ok(items) => {
-            let req = LessonRequest {
-                room: f.room.clone(),
-                date: Some(f.date),
-                period: Some(f.period.clone()),
-                teacher: f.teacher,
-                class: f.class,
-                subject: f.subject,
-                items,
-                ..Default::default()
+/// The quick lesson form posts a [`LessonRequest`] (room, date, period,
+/// teacher, class, subject, items as text) and is sent back to the page with
+/// a message.
+async fn form_lesson(
+    State(st): State<AppState>,
+    form: Result<Form<LessonRequest>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let (req, msg) = match form {
+        Err(e) => {
+            let m = e.body_text();
+            let msg = if m.contains("item id") {
+                "未登记：资源编号应为数字，如 12 15".to_string()
+            } else {
+                format!("未登记：表单不完整（{m}）")
             };
-            match record_lesson(&st, req).await {
-                Ok((id, true)) => format!("已登记：{} {}（编号 {id}）", f.date, f.period),
+            (None, msg)
+        }
+        Ok(Form(req)) => {
+            let what = format!(
+                "{} {}",
+                req.date.map(|d| d.to_string()).unwrap_or_default(),
+                req.period.clone().unwrap_or_default()
+            );
+            let msg = match record_lesson(&st, req.clone()).await {
+                Ok((id, true)) => format!("已登记：{what}（编号 {id}）"),
                 Ok((id, false)) => format!("该节课已登记过（编号 {id}）"),
                 Err(LessonError::Overlap { id, teacher, .. }) => {
                     format!("未登记：与已登记的课程（编号 {id}，{teacher}）时间重叠")
@@ -755,11 +787,15 @@ async fn form_lesson(State(st): State<AppState>, Form(f): Form<LessonForm>) -> R
                     tracing::error!("lesson form: {e}");
                     "未登记：内部错误，请查看日志".into()
                 }
-            }
+            };
+            (Some(req), msg)
         }
     };
-    let url = format!("/equipment?date={}&msg={}", f.date, percent(&msg));
-    Redirect::to(&url).into_response()
+    let date = req
+        .and_then(|r| r.date)
+        .map(|d| format!("date={d}&"))
+        .unwrap_or_default();
+    Redirect::to(&format!("/equipment?{date}msg={}", percent(&msg))).into_response()
 }
 
 /// Percent-encodes a query value.
@@ -778,7 +814,7 @@ fn percent(s: &str) -> String {
 pub fn chart(bars: &[(String, Option<f64>)], target: f64) -> String {
     let (w, row, left) = (640.0, 22.0, 170.0);
     let h = row * bars.len().max(1) as f64 + 30.0;
-    let x = |v: f64| left + v.clamp(0.0, 1.0) * (w - left - 20.0);
+    let x = |v: f64| left + v.clamp(0.0, 1.0) * (w - left - 60.0);
     let mut s = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" role=\"img\" aria-label=\"利用率\">"
     );
@@ -860,6 +896,25 @@ async fn report_page(
         );
     }
     b.push_str("<h2>设备及功能教室利用率</h2>");
+    let _ = write!(
+        b,
+        "<p>全部设备：<b class=\"{}\">{}</b>（覆盖率 {}）；全部功能教室：<b class=\"{}\">{}</b>（覆盖率 {}）；目标 {:.0}%。</p>",
+        if u.overall_devices.meets_target == Some(false) {
+            "bad"
+        } else {
+            ""
+        },
+        pct(u.overall_devices.utilization),
+        pct(u.overall_devices.coverage),
+        if u.overall_rooms.meets_target == Some(false) {
+            "bad"
+        } else {
+            ""
+        },
+        pct(u.overall_rooms.utilization),
+        pct(u.overall_rooms.coverage),
+        u.target * 100.0
+    );
     let mut bars: Vec<(String, Option<f64>)> = u
         .rooms
         .iter()
@@ -895,6 +950,26 @@ async fn report_page(
             d.lamp_hours
                 .map(|h| h.to_string())
                 .unwrap_or_else(|| "—".into())
+        );
+    }
+    b.push_str("</table>");
+    b.push_str("<table><tr><th>功能教室</th><th>课表节次</th><th>使用</th><th>未使用</th><th>无数据</th><th>利用率</th><th>覆盖率</th></tr>");
+    for r in &u.rooms {
+        let _ = write!(
+            b,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{}\">{}</td><td>{}</td></tr>",
+            esc(if r.name.is_empty() { &r.id } else { &r.name }),
+            r.counts.timetabled,
+            r.counts.in_use,
+            r.counts.unused,
+            r.counts.no_data,
+            if r.meets_target == Some(false) {
+                "bad"
+            } else {
+                ""
+            },
+            pct(r.utilization),
+            pct(r.coverage),
         );
     }
     b.push_str("</table>");
@@ -949,4 +1024,37 @@ async fn report_page(
         t = u.to - Duration::days(1)
     );
     Ok(page("利用率与应用率", &b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chart_draws_bars_the_target_line_and_missing_data() {
+        let svg = chart(
+            &[("教室 <A>".into(), Some(0.5)), ("投影机".into(), None)],
+            0.95,
+        );
+        // Scale: 170 + v * (640 - 170 - 60) = 170 + v * 410.
+        assert!(svg.contains("width=\"205.0\""), "half bar: {svg}");
+        assert!(svg.contains("x1=\"559.5\""), "target line at 95%: {svg}");
+        assert!(svg.contains("目标 95%") && svg.contains("无数据"), "{svg}");
+        assert!(svg.contains("教室 &lt;A&gt;"), "labels are escaped: {svg}");
+    }
+
+    #[test]
+    fn bounds_are_local_dates_with_inclusive_end() {
+        let off = FixedOffset::east_opt(8 * 3600).unwrap();
+        let (f, d) = parse_bound("2026-09-07", off, false).unwrap();
+        assert_eq!(f.to_rfc3339(), "2026-09-06T16:00:00+00:00");
+        assert_eq!(d.to_string(), "2026-09-07");
+        let (t, d) = parse_bound("2026-09-07", off, true).unwrap();
+        assert_eq!(t.to_rfc3339(), "2026-09-07T16:00:00+00:00");
+        assert_eq!(d.to_string(), "2026-09-08");
+        let (t, _) = parse_bound("2026-09-07T10:00:00+08:00", off, true).unwrap();
+        assert_eq!(t.to_rfc3339(), "2026-09-07T02:00:00+00:00");
+        assert!(parse_bound("7/9/2026", off, false).is_err());
+        assert_eq!(percent("a b/中"), "a%20b%2F%E4%B8%AD");
+    }
 }

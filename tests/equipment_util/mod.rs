@@ -259,9 +259,27 @@ pub fn serial_dev(id: &str, driver: &str, port: &str) -> DeviceConfig {
     d.driver = driver.into();
     d.port = port.into();
     d.poll_ms = 100;
-    d.reply_timeout_ms = 700;
+    d.reply_timeout_ms = 2000;
     d.inter_cmd_delay_ms = 10;
     d
+}
+
+/// A fresh store and the equipment log running `devices` on the system clock.
+pub fn start(
+    devices: Vec<DeviceConfig>,
+) -> (
+    tempfile::TempDir,
+    Store,
+    xingzhan::equipment::EquipmentHandle,
+) {
+    let (dir, store) = store();
+    let h = xingzhan::equipment::spawn(
+        &config(devices),
+        store.clone(),
+        Arc::new(xingzhan::clock::SystemClock::new()),
+    )
+    .unwrap();
+    (dir, store, h)
 }
 
 /// A fresh store in a temp dir.
@@ -393,10 +411,11 @@ impl Drop for FakePjlink {
     }
 }
 
-/// The real HTTP server on 127.0.0.1:0 with its own runtime.
+/// The real HTTP server on 127.0.0.1:0 with its own runtime (or a client of
+/// a server elsewhere, see [`Server::at`]).
 pub struct Server {
     pub addr: std::net::SocketAddr,
-    _rt: tokio::runtime::Runtime,
+    _rt: Option<tokio::runtime::Runtime>,
 }
 
 impl Server {
@@ -415,7 +434,15 @@ impl Server {
                 .await
                 .unwrap();
         });
-        Server { addr, _rt: rt }
+        Server {
+            addr,
+            _rt: Some(rt),
+        }
+    }
+
+    /// A client of a server already listening at `addr`.
+    pub fn at(addr: std::net::SocketAddr) -> Server {
+        Server { addr, _rt: None }
     }
 
     /// One HTTP/1.0 request (so the body ends at EOF, never chunked).
