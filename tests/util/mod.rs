@@ -58,7 +58,7 @@ impl Http {
             .agent
             .get(&format!("{}{}", self.base, path))
             .call()
-            .expect("http get");
+            .unwrap_or_else(|e| panic!("GET {path}: {e:?}"));
         let status = r.status().as_u16();
         (
             status,
@@ -109,6 +109,36 @@ impl Http {
             r.status().as_u16(),
             r.body_mut().read_to_string().unwrap_or_default(),
         )
+    }
+    /// Like `send`, but a transport error is returned, not a panic.
+    pub fn try_send(
+        &self,
+        method: &str,
+        path: &str,
+        body: &str,
+        ctype: &str,
+    ) -> Result<(u16, String), String> {
+        let url = format!("{}{}", self.base, path);
+        let r = match method {
+            "POST" => self
+                .agent
+                .post(&url)
+                .header("content-type", ctype)
+                .send(body),
+            "PATCH" => self
+                .agent
+                .patch(&url)
+                .header("content-type", ctype)
+                .send(body),
+            m => panic!("method {m}"),
+        };
+        match r {
+            Ok(mut r) => Ok((
+                r.status().as_u16(),
+                r.body_mut().read_to_string().unwrap_or_default(),
+            )),
+            Err(e) => Err(format!("{e:?}")),
+        }
     }
     pub fn send(&self, method: &str, path: &str, body: &str, ctype: &str) -> (u16, String) {
         let url = format!("{}{}", self.base, path);
