@@ -208,7 +208,7 @@ fn ingest(quick: bool) {
     let secs = t.elapsed().as_secs_f64();
     let mb = total as f64 / 1e6;
     println!(
-        "xingzhan serve (settle 2 s): {files} files, {mb:.0} MB in {secs:.2} s = {:.0} files/s, {:.0} MB/s (includes the 2 s settle window)",
+        "xingzhan serve (settle 2 s): {files} files, {mb:.0} MB in {secs:.2} s = {:.0} files/s, {:.0} MB/s (from the rename into the drop folder; the staged files were already older than the settle window)",
         files as f64 / secs,
         mb / secs
     );
