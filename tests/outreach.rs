@@ -139,6 +139,13 @@ fn job_makes_a_disc_to_download_and_register() {
         text.contains("李家沟村") && text.contains("+08:00"),
         "{text}"
     );
+    // and like the other registers, through the export API
+    let (s, _, json) = st.http.get_bytes("/api/v1/export/discs?format=json", &[]);
+    assert_eq!(s, 200);
+    assert!(String::from_utf8_lossy(&json).contains("李家沟村"));
+    let (s, _, xlsx) = st.http.get_bytes("/api/v1/export/discs?format=xlsx", &[]);
+    assert_eq!(s, 200);
+    assert_eq!(&xlsx[..2], b"PK", "an xlsx is a zip");
 }
 
 #[test]

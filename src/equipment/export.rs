@@ -20,6 +20,8 @@ pub enum Dataset {
     Lessons,
     Receptions,
     Equipment,
+    /// The disc register (光盘发放登记) of village outreach.
+    Discs,
 }
 
 impl Dataset {
@@ -29,6 +31,7 @@ impl Dataset {
             "lessons" => Dataset::Lessons,
             "receptions" => Dataset::Receptions,
             "equipment" => Dataset::Equipment,
+            "discs" => Dataset::Discs,
             _ => return None,
         })
     }
@@ -38,6 +41,7 @@ impl Dataset {
             Dataset::Lessons => "lessons",
             Dataset::Receptions => "receptions",
             Dataset::Equipment => "equipment",
+            Dataset::Discs => "discs",
         }
     }
     /// Column names.
@@ -79,6 +83,19 @@ impl Dataset {
                 "clock_trusted",
                 "size",
                 "path",
+            ],
+            Dataset::Discs => &[
+                "id",
+                "job_id",
+                "disc_no",
+                "titles",
+                "category",
+                "copies",
+                "recipient",
+                "purpose",
+                "made_at",
+                "clock_trusted",
+                "note",
             ],
             Dataset::Equipment => &[
                 "id",
@@ -274,6 +291,37 @@ pub fn page(
                 }
             }
             out
+        }
+        Dataset::Discs => {
+            let (from, to) = (
+                crate::store::catalog::ts(q.from),
+                crate::store::catalog::ts(q.to),
+            );
+            store
+                .disc_register(Some(&from), Some(&to), Some(after), n as u32)?
+                .into_iter()
+                .map(|d| {
+                    let made = chrono::DateTime::parse_from_rfc3339(&d.made_at)
+                        .ok()
+                        .map(|t| t.to_utc());
+                    (
+                        d.id,
+                        vec![
+                            Cell::Int(d.id),
+                            d.job_id.map(Cell::Int).unwrap_or(Cell::Null),
+                            Cell::Int(d.disc_no as i64),
+                            Cell::Text(d.titles),
+                            Cell::Text(d.category),
+                            Cell::Int(d.copies as i64),
+                            Cell::Text(d.recipient),
+                            Cell::Text(d.purpose),
+                            Cell::time(made, off),
+                            Cell::Bool(d.clock_trusted),
+                            d.note.map(Cell::Text).unwrap_or(Cell::Null),
+                        ],
+                    )
+                })
+                .collect()
         }
         Dataset::Equipment => {
             let latest = store.equip_latest_states()?;

@@ -440,7 +440,7 @@ async fn export_dataset(
     let ds = Dataset::parse(&name).ok_or_else(|| {
         ApiError(
             StatusCode::NOT_FOUND,
-            format!("unknown dataset {name:?}; use usage, lessons, receptions or equipment"),
+            format!("unknown dataset {name:?}; use usage, lessons, receptions, equipment or discs"),
         )
     })?;
     let fmt = Format::parse(q.format.as_deref().unwrap_or("csv"))
