@@ -617,14 +617,10 @@ fn esc(s: &str) -> String {
 }
 
 fn page(title: &str, body: &str) -> Html<String> {
-    Html(format!(
-        "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>{t}</title>\
-<style>body{{font-family:sans-serif;margin:1em;max-width:70em}}table{{border-collapse:collapse;margin:.5em 0}}\
-td,th{{border:1px solid #999;padding:.2em .5em}}.on{{color:#070;font-weight:bold}}.bad{{color:#b00}}\
-.msg{{background:#ffd;padding:.3em}}input[type=text]{{width:6em}}</style></head><body>\
-<p><a href=\"/equipment\">今日课表</a> · <a href=\"/equipment/report\">利用率与应用率</a></p><h1>{t}</h1>{body}</body></html>",
-        t = esc(title)
-    ))
+    const STYLE: &str = "<style>.on{color:#070;font-weight:bold}.bad{color:#b00}\
+.msg{background:#ffd;padding:.3em}input[type=text]{width:6em}table{margin:.5em 0}</style>";
+    let links = "<p><a href=\"/equipment\">今日课表</a> · <a href=\"/equipment/report\">利用率与应用率</a></p>";
+    super::pages::layout(title, &format!("{links}{body}"), STYLE)
 }
 
 fn pct(x: Option<f64>) -> String {
