@@ -12,20 +12,30 @@ pub const SECTOR: usize = 2352;
 
 /// vcdimager's own VCD 2.0 test inputs and expected dumps.
 pub fn peer_dir() -> PathBuf {
-    let dir = PathBuf::from(std::env::var("VCD_PEER_TESTS").unwrap_or_else(|_| {
-        // shared/ lies beside the repository, here and in CI.
-        concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../shared/peer-tests/vcdimager"
-        )
-        .into()
-    }));
-    assert!(
-        dir.join("avseq00.m1p").is_file(),
-        "vcdimager peer test data not found in {} (set VCD_PEER_TESTS to the folder holding avseq00.m1p)",
-        dir.display()
-    );
-    dir
+    // shared/ lies beside the repository, here and in CI; VCD_PEER_TESTS overrides.
+    let candidates: Vec<PathBuf> = match std::env::var_os("VCD_PEER_TESTS") {
+        Some(d) => vec![PathBuf::from(d)],
+        None => vec![
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../shared/peer-tests/vcdimager"
+            )),
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/shared/peer-tests/vcdimager"
+            )),
+        ],
+    };
+    candidates
+        .iter()
+        .find(|d| d.join("avseq00.m1p").is_file())
+        .cloned()
+        .unwrap_or_else(|| {
+            panic!(
+                "vcdimager peer test data not found in {candidates:?} (shared/peer-tests/vcdimager \
+                 beside the repository; or set VCD_PEER_TESTS to the folder holding avseq00.m1p)"
+            )
+        })
 }
 
 /// Returns `name` if it is on PATH, else fails naming the Debian package.
