@@ -180,7 +180,7 @@ fn bad_job_requests_are_refused_with_reasons() {
 #[test]
 fn cancel_a_running_job_and_a_queued_one() {
     let st = Station::start("");
-    let long = drop_video(&st, "农业技术/养殖/长视频.mp4", 40);
+    let long = drop_video(&st, "农业技术/养殖/长视频.mp4", 120);
     let (_, j1) = post_json(&st, "/api/v1/vcd/jobs", &json!({"items": [long]}));
     let (_, j2) = post_json(&st, "/api/v1/vcd/jobs", &json!({"items": [long]}));
     let (id1, id2) = (j1["id"].as_i64().unwrap(), j2["id"].as_i64().unwrap());
@@ -206,7 +206,7 @@ fn cancel_a_running_job_and_a_queued_one() {
 #[test]
 fn kill9_mid_job_then_restart_resumes_it() {
     let mut st = Station::start("");
-    let v = drop_video(&st, "农业技术/种植/果树修剪.mp4", 25);
+    let v = drop_video(&st, "农业技术/种植/果树修剪.mp4", 60);
     let (_, j) = post_json(&st, "/api/v1/vcd/jobs", &json!({"items": [v]}));
     let id = j["id"].as_i64().unwrap();
     wait_for("transcoding", || job(&st, id)["state"] == "transcoding");
