@@ -68,8 +68,13 @@ pub fn run_with_timeout(mut cmd: Command, timeout: Duration) -> std::io::Result<
     Ok(status.map(|s| (s.success(), o, e)))
 }
 
-/// Probes one file.
-pub fn probe(program: &str, path: &Path, timeout: Duration) -> Result<Value, ProbeError> {
+/// Runs `ffprobe -show_format -show_streams` as JSON on one file, with a hard
+/// timeout: (exit ok, stdout, stderr).
+pub fn ffprobe_json(
+    program: impl AsRef<std::ffi::OsStr>,
+    path: &Path,
+    timeout: Duration,
+) -> std::io::Result<Option<Finished>> {
     let mut cmd = Command::new(program);
     cmd.args([
         "-v",
@@ -80,7 +85,12 @@ pub fn probe(program: &str, path: &Path, timeout: Duration) -> Result<Value, Pro
         "-show_streams",
     ])
     .arg(path);
-    let r = match run_with_timeout(cmd, timeout) {
+    run_with_timeout(cmd, timeout)
+}
+
+/// Probes one file.
+pub fn probe(program: &str, path: &Path, timeout: Duration) -> Result<Value, ProbeError> {
+    let r = match ffprobe_json(program, path, timeout) {
         Ok(r) => r,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(ProbeError::Missing {

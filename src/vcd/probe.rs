@@ -2,7 +2,6 @@
 //! sound, picture size and rate. Runs the system ffprobe (blocking).
 
 use std::path::Path;
-use std::process::Command;
 
 use super::error::VcdError;
 
@@ -105,27 +104,25 @@ pub fn probe(ffprobe: &Path, path: &Path) -> Result<Probe, VcdError> {
             path: path.to_owned(),
         });
     }
-    let out = Command::new(ffprobe)
-        .args([
-            "-v",
-            "error",
-            "-print_format",
-            "json",
-            "-show_format",
-            "-show_streams",
-        ])
-        .arg(path)
-        .output()
+    // A hostile or broken file must not hang a job: ffprobe gets a hard timeout.
+    let timeout = std::time::Duration::from_secs(60);
+    let finished = crate::catalog::probe::ffprobe_json(ffprobe, path, timeout)
         .map_err(|e| VcdError::spawn(ffprobe, "ffmpeg", e))?;
-    if !out.status.success() {
-        let msg = String::from_utf8_lossy(&out.stderr);
+    let Some((ok, stdout, stderr)) = finished else {
+        return Err(VcdError::NotVideo {
+            path: path.to_owned(),
+            reason: format!("ffprobe did not finish within {} s", timeout.as_secs()),
+        });
+    };
+    if !ok {
+        let msg = String::from_utf8_lossy(&stderr);
         let last = msg.lines().last().unwrap_or("unknown error").trim();
         return Err(VcdError::NotVideo {
             path: path.to_owned(),
             reason: format!("ffprobe cannot read it: {last}"),
         });
     }
-    parse(path, &out.stdout)
+    parse(path, &stdout)
 }
 
 #[cfg(test)]
