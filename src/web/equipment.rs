@@ -30,6 +30,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::AppState;
+use super::pages::esc;
 use crate::equipment::export::{self, Dataset, Format};
 use crate::equipment::lessons::{self, LessonError, LessonRequest};
 use crate::equipment::report;
@@ -608,13 +609,6 @@ async fn put_plan(State(st): State<AppState>, body: Bytes) -> ApiResult<Json<ser
 }
 
 // ---------------------------------------------------------------- pages
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
 
 fn page(title: &str, body: &str) -> Html<String> {
     const STYLE: &str = "<style>.on{color:#070;font-weight:bold}.bad{color:#b00}\
