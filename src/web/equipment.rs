@@ -657,6 +657,8 @@ async fn today_page(
     .await?;
     let eq = &st.config.equipment;
     let wd = cal.school_day(day);
+    // A school day by the calendar that has periods in the bell schedule.
+    let lessons_today = wd.is_some_and(|w| tt.periods.iter().any(|p| p.weekdays.contains(&w)));
     let mut b = String::new();
     if let Some(m) = &q.msg {
         let _ = write!(b, "<p class=\"msg\">{}</p>", esc(m));
@@ -664,7 +666,7 @@ async fn today_page(
     let _ = write!(
         b,
         "<p>日期：{day}（{}）</p>",
-        if wd.is_some() {
+        if lessons_today {
             "上课日"
         } else {
             "非上课日"
