@@ -903,3 +903,36 @@ fn daemon_purges_by_itself_when_the_disk_is_critical() {
     assert_eq!(after["receptions"], 1);
     assert!(st.log_text().contains("purged from the drop folder"));
 }
+
+#[test]
+fn systemd_unit_is_valid_and_hardened() {
+    util::require_tool("systemd-analyze", "systemd");
+    let unit = include_str!("../systemd/xingzhan.service");
+    for needle in [
+        "Type=notify",
+        "User=xingzhan",
+        "StateDirectory=xingzhan",
+        "ProtectSystem=strict",
+        "ReadWritePaths=",
+        "SupplementaryGroups=dialout",
+        "NoNewPrivileges=yes",
+    ] {
+        assert!(unit.contains(needle), "unit lacks {needle}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("xingzhan.service");
+    std::fs::write(&p, unit.replace("/usr/local/bin/xingzhan", BIN)).unwrap();
+    let out = std::process::Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&p)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        !err.contains("xingzhan.service:"),
+        "systemd-analyze complains: {err}"
+    );
+    let sysusers = include_str!("../systemd/xingzhan.sysusers");
+    assert!(sysusers.contains("u xingzhan") && sysusers.contains("m xingzhan dialout"));
+}
