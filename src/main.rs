@@ -100,6 +100,23 @@ fn load(cli: &Cli) -> anyhow::Result<Config> {
     Ok(Config::load(cli.config.as_deref(), &overrides)?)
 }
 
+/// Hides secrets (PJLink passwords) in a configuration about to be printed.
+fn redact(v: &mut toml::Value) {
+    match v {
+        toml::Value::Table(t) => {
+            for (k, v) in t.iter_mut() {
+                if k == "password" && v.as_str().is_some_and(|s| !s.is_empty()) {
+                    *v = toml::Value::String("<redacted>".into());
+                } else {
+                    redact(v);
+                }
+            }
+        }
+        toml::Value::Array(a) => a.iter_mut().for_each(redact),
+        _ => {}
+    }
+}
+
 fn run(cli: Cli) -> anyhow::Result<()> {
     match &cli.command {
         Command::Serve => xingzhan::daemon::serve(&load(&cli)?),
@@ -144,7 +161,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             ConfigCommand::Check => {
                 let c = load(&cli)?;
-                print!("{}", toml::to_string_pretty(&c)?);
+                let mut v = toml::Value::try_from(&c)?;
+                redact(&mut v);
+                print!("{}", toml::to_string_pretty(&v)?);
                 Ok(())
             }
         },

@@ -936,3 +936,37 @@ fn systemd_unit_is_valid_and_hardened() {
     let sysusers = include_str!("../systemd/xingzhan.sysusers");
     assert!(sysusers.contains("u xingzhan") && sysusers.contains("m xingzhan dialout"));
 }
+
+#[test]
+fn config_check_prints_the_layers_without_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("c.toml");
+    std::fs::write(
+        &p,
+        "[[equipment.rooms]]\nid = \"lab\"\nname = \"计算机教室\"\n\
+         [[equipment.devices]]\nid = \"proj-lab\"\nroom = \"lab\"\nkind = \"projector\"\n\
+         sense = \"pjlink\"\nhost = \"127.0.0.1\"\npassword = \"hunter2\"\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(BIN)
+        .arg("--config")
+        .arg(&p)
+        .args(["--settle-secs", "7", "config", "check"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("settle_secs = 7"),
+        "the flag layer wins: {text}"
+    );
+    assert!(
+        text.contains("proj-lab") && text.contains("<redacted>"),
+        "{text}"
+    );
+    assert!(!text.contains("hunter2"), "a secret was printed: {text}");
+}
