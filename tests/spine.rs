@@ -874,6 +874,16 @@ fn technician_pages_render_in_a_real_browser() {
         st.http.json(&format!("/api/v1/items/{}", item["id"]))["title"],
         "秋天"
     );
+    let reg = browser_dom(&format!("{}/receptions", st.http.base));
+    assert!(
+        reg.contains("节目接收登记") && reg.contains("肉鸡防疫") && reg.contains("共 2 次接收"),
+        "{reg}"
+    );
+    let old = browser_dom(&format!(
+        "{}/receptions?from=2001-01-01&to=2001-12-31",
+        st.http.base
+    ));
+    assert!(old.contains("共 0 次接收"));
     let disk = browser_dom(&format!("{}/disk", st.http.base));
     assert!(disk.contains("磁盘空间") && disk.contains("预演"));
 }
@@ -969,4 +979,35 @@ fn config_check_prints_the_layers_without_secrets() {
         "{text}"
     );
     assert!(!text.contains("hunter2"), "a secret was printed: {text}");
+}
+
+#[test]
+fn hardlink_mode_links_into_the_library() {
+    use std::os::unix::fs::MetadataExt;
+    let st = Station::start("[library]\nmode = \"hardlink\"\n");
+    let src = st.drop_file("同步课堂/五年级/数学/圆的面积.ppt", b"circle area slides");
+    let item = st.wait_item("圆的面积");
+    let (s, body) = st.http.send(
+        "POST",
+        &format!("/api/v1/items/{}/keep", item["id"]),
+        "",
+        "text/plain",
+    );
+    assert_eq!(s, 200, "{body}");
+    let lib = st.library().join("课程资源/数学/五年级/圆的面积.ppt");
+    assert_eq!(
+        std::fs::metadata(&lib).unwrap().ino(),
+        std::fs::metadata(&src).unwrap().ino(),
+        "same filesystem: a hard link, no second copy"
+    );
+    // keeping twice is harmless
+    let (s, _) = st.http.send(
+        "POST",
+        &format!("/api/v1/items/{}/keep", item["id"]),
+        "",
+        "text/plain",
+    );
+    assert_eq!(s, 200);
+    std::fs::remove_file(&src).unwrap();
+    assert_eq!(std::fs::read(&lib).unwrap(), b"circle area slides");
 }

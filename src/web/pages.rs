@@ -25,6 +25,7 @@ pub fn routes() -> Router<AppState> {
         .route("/items/{id}/keep", post(keep_form))
         .route("/items/{id}/edit", post(edit_form))
         .route("/disk", get(disk))
+        .route("/receptions", get(receptions_page))
 }
 
 /// Escapes text for HTML.
@@ -72,7 +73,7 @@ pub fn layout(title: &str, body: &str, head: &str) -> Html<String> {
         "<!DOCTYPE html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{t} - 星站</title>\
 <style>{CSS}</style>{head}</head><body><header><b>星站</b> &nbsp; <a href=\"/\">首页</a><a href=\"/items\">资源目录</a>\
-<a href=\"/items?kept=true\">校本资源库</a><a href=\"/equipment\">设备使用</a><a href=\"/vcd\">农业光盘</a><a href=\"/disk\">磁盘</a></header><main><h2>{t}</h2>{body}</main></body></html>",
+<a href=\"/items?kept=true\">校本资源库</a><a href=\"/receptions\">接收登记</a><a href=\"/equipment\">设备使用</a><a href=\"/vcd\">农业光盘</a><a href=\"/disk\">磁盘</a></header><main><h2>{t}</h2>{body}</main></body></html>",
         t = esc(title)
     ))
 }
@@ -556,4 +557,70 @@ async fn disk(State(st): State<AppState>) -> Response {
         b.push_str("</table>");
     }
     page("磁盘空间", &b).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct RangeForm {
+    from: Option<String>,
+    to: Option<String>,
+}
+
+/// The reception register (节目接收登记) for a date range, like the paper one.
+async fn receptions_page(State(st): State<AppState>, Query(f): Query<RangeForm>) -> Response {
+    let offset = st
+        .config
+        .station
+        .offset()
+        .unwrap_or(chrono::FixedOffset::east_opt(8 * 3600).unwrap());
+    let today = st.clock.now().with_timezone(&offset).date_naive();
+    let from = f
+        .from
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| (today - chrono::Duration::days(30)).to_string());
+    let to =
+        f.to.filter(|s| !s.is_empty())
+            .unwrap_or_else(|| today.to_string());
+    let (_, from_utc, to_utc) = match super::api::range(&st, Some(&from), Some(&to)) {
+        Ok(r) => r,
+        Err(_) => return page_error(StatusCode::BAD_REQUEST, "日期格式应为 2026-09-01"),
+    };
+    let rows = match st
+        .store
+        .run_blocking(move |s| s.receptions(from_utc.as_deref(), to_utc.as_deref(), None, 5000))
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => return page_error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    };
+    let mut b = format!(
+        "<form action=\"/receptions\">从 <input type=\"date\" name=\"from\" value=\"{f}\"> 到 \
+<input type=\"date\" name=\"to\" value=\"{t}\"> <button>查看</button> \
+<a href=\"/api/v1/receptions?format=csv&amp;from={f}&amp;to={t}\">导出 CSV（Excel/WPS）</a></form>\
+<p>共 {n} 次接收{more}。</p><table><tr><th>序号</th><th>接收时间</th><th>标题</th><th>类别</th><th>学科</th><th>年级</th><th>大小</th><th>文件</th></tr>",
+        f = esc(&from),
+        t = esc(&to),
+        n = rows.len(),
+        more = if rows.len() == 5000 {
+            "（只显示前 5000 条，请缩小日期范围或导出）"
+        } else {
+            ""
+        },
+    );
+    for r in &rows {
+        b.push_str(&format!(
+            "<tr><td>{}</td><td>{}{}</td><td><a href=\"/items/{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            r.id,
+            esc(&local_time(&r.received_at, offset)),
+            if r.clock_trusted { "" } else { " <span class=\"warn\">(时钟不可信)</span>" },
+            r.item_id,
+            esc(&r.title),
+            esc(st.config.classify.category_label(&r.category)),
+            esc(r.subject.as_deref().unwrap_or("")),
+            esc(r.grade.as_deref().unwrap_or("")),
+            human_size(r.size),
+            esc(&r.path),
+        ));
+    }
+    b.push_str("</table>");
+    page("节目接收登记", &b).into_response()
 }
