@@ -213,21 +213,7 @@ async fn index(State(st): State<AppState>) -> Response {
         b.push_str("</table>");
     }
     b.push_str("<h3>最近接收（节目接收登记）</h3><p><a href=\"/api/v1/receptions?format=csv\">导出接收登记 CSV</a></p>");
-    b.push_str("<table><tr><th>时间</th><th>标题</th><th>类别</th><th>学科</th><th>年级</th><th>大小</th></tr>");
-    for r in &recent {
-        b.push_str(&format!(
-            "<tr><td>{}{}</td><td><a href=\"/items/{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(&local_time(&r.received_at, offset)),
-            if r.clock_trusted { "" } else { " <span class=\"warn\">(时钟不可信)</span>" },
-            r.item_id,
-            esc(&r.title),
-            esc(st.config.classify.category_label(&r.category)),
-            esc(r.subject.as_deref().unwrap_or("")),
-            esc(r.grade.as_deref().unwrap_or("")),
-            human_size(r.size)
-        ));
-    }
-    b.push_str("</table>");
+    b.push_str(&reception_table(&st, &recent, offset, false));
     page("接收站概况", &b).into_response()
 }
 
@@ -596,7 +582,7 @@ async fn receptions_page(State(st): State<AppState>, Query(f): Query<RangeForm>)
         "<form action=\"/receptions\">从 <input type=\"date\" name=\"from\" value=\"{f}\"> 到 \
 <input type=\"date\" name=\"to\" value=\"{t}\"> <button>查看</button> \
 <a href=\"/api/v1/receptions?format=csv&amp;from={f}&amp;to={t}\">导出 CSV（Excel/WPS）</a></form>\
-<p>共 {n} 次接收{more}。</p><table><tr><th>序号</th><th>接收时间</th><th>标题</th><th>类别</th><th>学科</th><th>年级</th><th>大小</th><th>文件</th></tr>",
+<p>共 {n} 次接收{more}。</p>",
         f = esc(&from),
         t = esc(&to),
         n = rows.len(),
@@ -606,10 +592,35 @@ async fn receptions_page(State(st): State<AppState>, Query(f): Query<RangeForm>)
             ""
         },
     );
-    for r in &rows {
+    b.push_str(&reception_table(&st, &rows, offset, true));
+    page("节目接收登记", &b).into_response()
+}
+
+/// The reception register as an HTML table; `full` adds the number and the file.
+fn reception_table(
+    st: &AppState,
+    rows: &[crate::store::catalog::Reception],
+    offset: chrono::FixedOffset,
+    full: bool,
+) -> String {
+    let mut b = String::from("<table><tr>");
+    if full {
+        b.push_str("<th>序号</th>");
+    }
+    b.push_str(
+        "<th>接收时间</th><th>标题</th><th>类别</th><th>学科</th><th>年级</th><th>大小</th>",
+    );
+    if full {
+        b.push_str("<th>文件</th>");
+    }
+    b.push_str("</tr>");
+    for r in rows {
+        b.push_str("<tr>");
+        if full {
+            b.push_str(&format!("<td>{}</td>", r.id));
+        }
         b.push_str(&format!(
-            "<tr><td>{}</td><td>{}{}</td><td><a href=\"/items/{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            r.id,
+            "<td>{}{}</td><td><a href=\"/items/{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>",
             esc(&local_time(&r.received_at, offset)),
             if r.clock_trusted { "" } else { " <span class=\"warn\">(时钟不可信)</span>" },
             r.item_id,
@@ -618,9 +629,12 @@ async fn receptions_page(State(st): State<AppState>, Query(f): Query<RangeForm>)
             esc(r.subject.as_deref().unwrap_or("")),
             esc(r.grade.as_deref().unwrap_or("")),
             human_size(r.size),
-            esc(&r.path),
         ));
+        if full {
+            b.push_str(&format!("<td>{}</td>", esc(&r.path)));
+        }
+        b.push_str("</tr>");
     }
     b.push_str("</table>");
-    page("节目接收登记", &b).into_response()
+    b
 }
