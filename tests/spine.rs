@@ -154,7 +154,7 @@ fn truncated_and_corrupt_archives_stay_receiving_then_broken() {
 
 #[test]
 fn zero_byte_file_is_not_an_item() {
-    let st = Station::start("[inbox]\nmax_wait_secs = 5\n");
+    let mut st = Station::start("[inbox]\nmax_wait_secs = 5\n");
     st.drop_file("empty.mp4", b"");
     st.drop_file("marker.txt", b"x");
     st.wait_item("marker");
@@ -164,6 +164,22 @@ fn zero_byte_file_is_not_an_item() {
             .any(|f| f["note"].as_str().unwrap_or("").contains("empty"))
     });
     assert_eq!(st.item_count(), 1);
+    // after a restart it is checked again and stays broken (no flapping)
+    st.stop();
+    st.launch();
+    st.drop_file("after-restart.txt", b"y");
+    st.wait_item("after-restart");
+    assert_eq!(
+        st.files("broken").len(),
+        1,
+        "{}",
+        st.http.get("/api/v1/inbox").1
+    );
+    assert!(
+        st.files("receiving").is_empty(),
+        "{:?}",
+        st.files("receiving")
+    );
 }
 
 #[test]

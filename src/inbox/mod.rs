@@ -462,6 +462,22 @@ impl Inbox {
     fn fail(&mut self, p: &Path, obs: Observation, state: &str, note: String) {
         tracing::warn!(path = %paths::display(p), %note, "file not complete");
         self.tracker.failed(p);
+        // A file already shown broken, and unchanged since, stays broken (no
+        // flapping back to "receiving" after a restart).
+        let was_broken = self
+            .store
+            .inbox_file(&paths::to_bytes(p))
+            .ok()
+            .flatten()
+            .is_some_and(|r| {
+                r.state == file_state::BROKEN && r.size == obs.size && r.mtime_ns == obs.mtime_ns
+            });
+        let state = if was_broken {
+            file_state::BROKEN
+        } else {
+            state
+        };
+        self.new_rows.retain(|x| x != p); // its row is written here, with the note
         self.set_state(p, obs, state, Some(&note));
         self.notes.insert(p.to_path_buf(), note);
     }
