@@ -779,12 +779,12 @@ impl Store {
         })
     }
 
-    /// The newest timestamp written, to seed clock-trust after a restart.
+    /// The newest timestamp written under a trusted clock, to seed clock trust
+    /// after a restart (untrusted rows must not become the reference).
     pub fn newest_timestamp(&self) -> Result<Option<String>> {
         self.read(|c| {
             Ok(c.query_row(
-                "SELECT MAX(t) FROM (SELECT MAX(received_at) AS t FROM receptions WHERE clock_trusted
-                                     UNION ALL SELECT MAX(updated) FROM inbox_files)",
+                "SELECT MAX(received_at) FROM receptions WHERE clock_trusted",
                 [],
                 |r| r.get(0),
             )?)
@@ -972,6 +972,21 @@ mod tests {
             .unwrap();
         assert!(p.corrected);
         assert_eq!(q("肉牛"), 1);
+    }
+
+    #[test]
+    fn only_trusted_rows_seed_clock_trust() {
+        let (_d, s) = store();
+        let mut future = arrival("a.mp4", "h1", 1);
+        future.at = Utc.with_ymd_and_hms(2031, 1, 1, 0, 0, 0).unwrap();
+        future.clock_trusted = false;
+        s.record_arrival(&future).unwrap();
+        assert_eq!(s.newest_timestamp().unwrap(), None);
+        s.record_arrival(&arrival("b.mp4", "h2", 1)).unwrap();
+        assert_eq!(
+            s.newest_timestamp().unwrap().as_deref(),
+            Some("2026-09-01T02:00:00.000Z")
+        );
     }
 
     #[test]
