@@ -32,6 +32,11 @@ pub fn display_bytes(b: &[u8]) -> String {
     }
 }
 
+/// Whether raw path `path` is `dir` itself or lies below it.
+pub fn is_within(path: &[u8], dir: &[u8]) -> bool {
+    path == dir || (path.starts_with(dir) && path.get(dir.len()) == Some(&b'/'))
+}
+
 /// Decodes a path for display.
 pub fn display(p: &Path) -> String {
     display_bytes(p.as_os_str().as_bytes())
@@ -47,6 +52,13 @@ mod tests {
         let p = from_bytes(&gbk);
         assert_eq!(to_bytes(&p), gbk.to_vec());
         assert_eq!(display(&p), "三年级语文.rmvb");
+    }
+
+    #[test]
+    fn within_means_below_a_separator() {
+        assert!(is_within(b"/in/a/b.mp4", b"/in/a"));
+        assert!(is_within(b"/in/a", b"/in/a"));
+        assert!(!is_within(b"/in/ab.mp4", b"/in/a"));
     }
 
     #[test]

@@ -9,16 +9,22 @@
 //! afterwards. Symlinks are never followed. Paths are kept as raw bytes for I/O
 //! (GBK names stay openable) and decoded only for display.
 //!
-//! The loop runs on a named blocking thread (`inbox`); media probing runs on
-//! another (`probe`), so a slow ffprobe never delays reception.
+//! Verified files are recorded in batches, one transaction each; a file that
+//! is still waiting gets its "receiving" row once, after the settled ones.
+//! This module is the engine ([`Inbox`]); [`run`] holds its threads: the loop
+//! on a named thread (`inbox`) and media probing on another (`probe`), so a
+//! slow ffprobe never delays reception.
 
+pub mod run;
 pub mod settle;
+
+pub use run::{Msg, run_loop, run_prober, watch};
 
 use std::collections::{HashMap, HashSet};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::Sender;
 use std::time::{Duration, SystemTime};
 
 use globset::{GlobSet, GlobSetBuilder};
@@ -32,17 +38,6 @@ use crate::paths;
 use crate::store::Store;
 use crate::store::catalog::{Arrival, FileState, Recorded, file_state};
 use settle::{Observation, Tracker};
-
-/// Messages into the inbox loop.
-#[derive(Debug)]
-pub enum Msg {
-    /// Paths an event touched.
-    Paths(Vec<PathBuf>),
-    /// The watcher lost events or failed: scan everything.
-    Rescan(String),
-    /// Stop the loop.
-    Shutdown,
-}
 
 /// What a scan or the daemon did, for `xingzhan scan` and the log.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
@@ -95,6 +90,9 @@ pub struct Inbox {
     /// one batch after the settled files are done, so files that complete at
     /// once never get one).
     new_rows: Vec<PathBuf>,
+    /// New folders to walk once more shortly: a file created in a new folder
+    /// before the watcher covers it sends no event (an inotify race).
+    recheck_dirs: Vec<(PathBuf, Duration)>,
     pub summary: Summary,
 }
 
@@ -119,6 +117,7 @@ impl Inbox {
             probe_tx: None,
             notes: HashMap::new(),
             new_rows: Vec::new(),
+            recheck_dirs: Vec::new(),
             summary: Summary::default(),
         })
     }
@@ -157,20 +156,7 @@ impl Inbox {
                 "drop folder is missing (USB disk unplugged?); waiting for it to come back");
             return false;
         }
-        let known: HashMap<Vec<u8>, (u64, i64, String)> = match self.store.read(|c| {
-            let mut st = c.prepare(
-                "SELECT path, size, mtime_ns, state FROM inbox_files WHERE state IN ('receiving', 'complete', 'broken')",
-            )?;
-            let rows = st
-                .query_map([], |r| {
-                    Ok((
-                        r.get::<_, Vec<u8>>(0)?,
-                        (r.get::<_, i64>(1)? as u64, r.get(2)?, r.get(3)?),
-                    ))
-                })?
-                .collect::<rusqlite::Result<_>>()?;
-            Ok(rows)
-        }) {
+        let known = match self.store.live_inbox_index() {
             Ok(k) => k,
             Err(e) => {
                 tracing::error!(error = %e, "cannot read the catalog for a scan; will retry");
@@ -178,44 +164,25 @@ impl Inbox {
                 return true;
             }
         };
-        let mut seen: HashSet<Vec<u8>> = HashSet::new();
-        let mut unreadable_dirs: Vec<Vec<u8>> = Vec::new();
-        let mut stack = vec![self.root.clone()];
-        while let Some(dir) = stack.pop() {
-            let rd = match std::fs::read_dir(&dir) {
-                Ok(rd) => rd,
-                Err(e) => {
-                    tracing::warn!(dir = %paths::display(&dir), error = %e, "cannot read folder in the drop folder");
-                    self.summary.errors += 1;
-                    unreadable_dirs.push(paths::to_bytes(&dir));
-                    continue;
-                }
-            };
-            for entry in rd.flatten() {
-                let p = entry.path();
-                let Ok(ft) = entry.file_type() else { continue };
-                if ft.is_symlink() || self.is_temp(&entry.file_name()) {
-                    continue;
-                }
-                if ft.is_dir() {
-                    stack.push(p);
-                } else if ft.is_file() {
-                    let bytes = paths::to_bytes(&p);
-                    let k = known.get(&bytes);
-                    seen.insert(bytes);
-                    self.observe_file(&p, k.map(|(s, m, st)| (*s, *m, st.as_str())));
-                }
-            }
+        let (files, unreadable) = walk(&self.root, &self.temp);
+        let mut unreadable_dirs = Vec::new();
+        for (dir, e) in unreadable {
+            tracing::warn!(dir = %paths::display(&dir), error = %e, "cannot read folder in the drop folder");
+            self.summary.errors += 1;
+            unreadable_dirs.push(paths::to_bytes(&dir));
         }
+        let mut seen: HashSet<Vec<u8>> = HashSet::with_capacity(files.len());
+        for p in files {
+            let bytes = paths::to_bytes(&p);
+            let k = known.get(&bytes);
+            self.observe_file(&p, k.map(|(s, m, st)| (*s, *m, st.as_str())));
+            seen.insert(bytes);
+        }
+        // Files under a folder that could not be read are not known to be gone.
         let gone: Vec<Vec<u8>> = known
-            .keys()
-            .filter(|path| !seen.contains(*path))
-            .filter(|path| {
-                !unreadable_dirs
-                    .iter()
-                    .any(|d| path.starts_with(d) && path.get(d.len()) == Some(&b'/'))
-            })
-            .cloned()
+            .into_keys()
+            .filter(|path| !seen.contains(path))
+            .filter(|path| !unreadable_dirs.iter().any(|d| paths::is_within(path, d)))
             .collect();
         self.vanished_many(&gone);
         self.tracker.retry_failed();
@@ -229,14 +196,12 @@ impl Inbox {
                 if p == self.root {
                     return;
                 }
-                // A vanished folder takes its files along: rescan-like check.
-                let prefix = paths::to_bytes(p);
-                let live = self.store.live_inbox_paths().unwrap_or_default();
-                for path in live {
-                    if path == prefix
-                        || (path.starts_with(&prefix) && path.get(prefix.len()) == Some(&b'/'))
-                    {
-                        self.vanished(&paths::from_bytes(&path));
+                // A vanished folder takes its files along.
+                match self.store.live_paths_under(&paths::to_bytes(p)) {
+                    Ok(gone) => self.vanished_many(&gone),
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot read the catalog; the next scan will tell");
+                        self.summary.errors += 1;
                     }
                 }
                 self.tracker.forget(p);
@@ -257,22 +222,13 @@ impl Inbox {
                 }
                 if meta.is_dir() {
                     // A new folder: files may have landed before its watch was set.
-                    let mut stack = vec![p.to_path_buf()];
-                    while let Some(dir) = stack.pop() {
-                        let Ok(rd) = std::fs::read_dir(&dir) else {
-                            continue;
-                        };
-                        for entry in rd.flatten() {
-                            let Ok(ft) = entry.file_type() else { continue };
-                            if ft.is_symlink() || self.is_temp(&entry.file_name()) {
-                                continue;
-                            }
-                            if ft.is_dir() {
-                                stack.push(entry.path());
-                            } else if ft.is_file() {
-                                self.observe_path(&entry.path());
-                            }
-                        }
+                    for f in walk(p, &self.temp).0 {
+                        self.observe_path(&f);
+                    }
+                    const RECHECK: Duration = Duration::from_secs(2);
+                    if !self.recheck_dirs.iter().any(|(d, _)| d == p) {
+                        self.recheck_dirs
+                            .push((p.to_path_buf(), self.now() + RECHECK));
                     }
                 } else if meta.is_file() {
                     let row = self.store.inbox_file(&paths::to_bytes(p)).ok().flatten();
@@ -326,7 +282,7 @@ impl Inbox {
         }
     }
 
-    /// Many files left at once (a folder emptied): recorded in batches.
+    /// Files left the drop folder: recorded in batches of a transaction each.
     fn vanished_many(&mut self, gone: &[Vec<u8>]) {
         for chunk in gone.chunks(1000) {
             for p in chunk {
@@ -337,8 +293,10 @@ impl Inbox {
             let stamp = self.stamper.stamp();
             match self.store.mark_files(chunk, file_state::GONE, stamp.at) {
                 Ok(()) => {
+                    let first = paths::display_bytes(&chunk[0]);
                     tracing::info!(
                         files = chunk.len(),
+                        %first,
                         "files left the drop folder; items and receptions stay in the catalog"
                     );
                     self.summary.gone += chunk.len() as u64;
@@ -352,22 +310,7 @@ impl Inbox {
     }
 
     fn vanished(&mut self, p: &Path) {
-        self.tracker.forget(p);
-        self.notes.remove(p);
-        let stamp = self.stamper.stamp();
-        match self
-            .store
-            .mark_file(&paths::to_bytes(p), file_state::GONE, stamp.at)
-        {
-            Ok(()) => {
-                tracing::info!(path = %paths::display(p), "file left the drop folder; its item and receptions stay in the catalog");
-                self.summary.gone += 1;
-            }
-            Err(e) => {
-                tracing::error!(path = %paths::display(p), error = %e, "cannot mark file gone");
-                self.summary.errors += 1;
-            }
-        }
+        self.vanished_many(&[paths::to_bytes(p)]);
     }
 
     /// Verifies and records every settled file (in batches, one transaction
@@ -376,6 +319,15 @@ impl Inbox {
     pub fn process_due(&mut self) {
         const BATCH: usize = 256;
         let now = self.now();
+        let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.recheck_dirs)
+            .into_iter()
+            .partition(|(_, t)| *t <= now);
+        self.recheck_dirs = later;
+        for (dir, _) in due {
+            for f in walk(&dir, &self.temp).0 {
+                self.observe_path(&f);
+            }
+        }
         let mut batch = Vec::new();
         for p in self.tracker.settled(now) {
             if let Some(arrival) = self.verify(&p) {
@@ -583,171 +535,70 @@ impl Inbox {
 
     /// When the loop must wake next for a settle or overdue deadline.
     pub fn next_deadline(&self) -> Option<Duration> {
-        self.tracker.next_deadline()
+        let recheck = self.recheck_dirs.iter().map(|(_, t)| *t).min();
+        match (self.tracker.next_deadline(), recheck) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 }
 
-/// Starts a watcher on the drop folder, feeding `tx`.
-pub fn watch(root: &Path, tx: Sender<Msg>) -> notify::Result<notify::RecommendedWatcher> {
-    use notify::{EventKind, RecursiveMode, Watcher, event::AccessKind};
-    let mut w = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
-        let msg = match res {
-            Ok(ev) if ev.need_rescan() => Msg::Rescan("watcher overflow".into()),
-            Ok(ev) => match ev.kind {
-                EventKind::Access(AccessKind::Close(_)) => Msg::Paths(ev.paths),
-                EventKind::Access(_) => return,
-                _ => Msg::Paths(ev.paths),
-            },
-            Err(e) => Msg::Rescan(format!("watcher error: {e}")),
+/// Walks a folder tree without following symlinks and skipping temp-named
+/// files and folders: the regular files found, and the folders it could not read.
+fn walk(dir: &Path, temp: &GlobSet) -> (Vec<PathBuf>, Vec<(PathBuf, std::io::Error)>) {
+    let (mut files, mut unreadable) = (Vec::new(), Vec::new());
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let rd = match std::fs::read_dir(&dir) {
+            Ok(rd) => rd,
+            Err(e) => {
+                unreadable.push((dir, e));
+                continue;
+            }
         };
-        let _ = tx.send(msg);
-    })?;
-    w.watch(root, RecursiveMode::Recursive)?;
-    Ok(w)
-}
-
-fn root_identity(root: &Path) -> Option<(u64, u64)> {
-    std::fs::metadata(root)
-        .ok()
-        .filter(|m| m.is_dir())
-        .map(|m| (m.dev(), m.ino()))
-}
-
-/// The daemon loop: events, start-up scan, periodic reconcile, re-watch when
-/// the drop folder comes back. Runs until [`Msg::Shutdown`].
-pub fn run_loop(
-    mut inbox: Inbox,
-    tx: Sender<Msg>,
-    rx: Receiver<Msg>,
-    reconcile: Duration,
-    use_events: bool,
-) {
-    let mut watcher: Option<notify::RecommendedWatcher> = None;
-    let mut watched: Option<(u64, u64)> = None;
-    let mut need_scan = true;
-    let mut next_reconcile = inbox.now();
-    loop {
-        // (Re)establish the watch when the folder is (back) there or was replaced.
-        let ident = root_identity(inbox.root());
-        let now = inbox.now();
-        // A failed watch (e.g. the inotify watch limit) is retried at reconcile time.
-        let retry_watch =
-            use_events && watcher.is_none() && ident.is_some() && now >= next_reconcile;
-        if ident != watched || retry_watch {
-            watcher = None;
-            watched = ident;
-            if ident.is_some() && use_events {
-                match watch(inbox.root(), tx.clone()) {
-                    Ok(w) => {
-                        tracing::info!(inbox = %inbox.root().display(), "watching the drop folder");
-                        watcher = Some(w);
-                    }
-                    Err(e) => {
-                        tracing::warn!(inbox = %inbox.root().display(), error = %e,
-                            "cannot watch the drop folder; relying on periodic scans \
-                             (raise fs.inotify.max_user_watches if the folder is very large)")
-                    }
-                }
+        for entry in rd.flatten() {
+            let Ok(ft) = entry.file_type() else { continue };
+            if ft.is_symlink() || temp.is_match(Path::new(&entry.file_name())) {
+                continue;
             }
-            if ident.is_some() {
-                need_scan = true;
+            if ft.is_dir() {
+                stack.push(entry.path());
+            } else if ft.is_file() {
+                files.push(entry.path());
             }
-        }
-        if need_scan || now >= next_reconcile {
-            // A missing folder is noticed by the identity check above when it returns.
-            inbox.full_scan();
-            need_scan = false;
-            next_reconcile = now + reconcile;
-        }
-        inbox.process_due();
-
-        let now = inbox.now();
-        let mut wake = next_reconcile;
-        if let Some(d) = inbox.next_deadline() {
-            wake = wake.min(d);
-        }
-        if watched.is_none() {
-            // Look for the drop folder coming back every few seconds.
-            wake = wake.min(now + Duration::from_secs(5));
-        }
-        let timeout = wake.saturating_sub(now).max(Duration::from_millis(50));
-        match rx.recv_timeout(timeout) {
-            Ok(Msg::Shutdown) | Err(RecvTimeoutError::Disconnected) => break,
-            Ok(first) => {
-                let mut stop = false;
-                for msg in std::iter::once(first).chain(rx.try_iter()) {
-                    match msg {
-                        Msg::Paths(ps) => {
-                            for p in ps {
-                                inbox.observe_path(&p);
-                            }
-                        }
-                        Msg::Rescan(why) => {
-                            tracing::warn!(%why, "rescanning the drop folder");
-                            need_scan = true;
-                        }
-                        Msg::Shutdown => stop = true,
-                    }
-                }
-                if stop {
-                    break;
-                }
-            }
-            Err(RecvTimeoutError::Timeout) => {}
         }
     }
-    drop(watcher);
-    tracing::info!("inbox loop stopped");
+    (files, unreadable)
 }
 
-/// The media-probe worker: probes items without facts, one at a time.
-pub fn run_prober(store: Store, program: String, timeout: Duration, rx: Receiver<i64>) {
-    let mut warned_missing = false;
-    loop {
-        // Work through the backlog, then wait for news.
-        loop {
-            let batch = match store.items_to_probe(50) {
-                Ok(b) => b,
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot list items to probe");
-                    break;
-                }
-            };
-            if batch.is_empty() {
-                break;
-            }
-            let mut missing = false;
-            for (id, path, kind) in batch {
-                if kind != "video" && kind != "audio" {
-                    let _ = store.set_media(id, None, None);
-                    continue;
-                }
-                let p = paths::from_bytes(&path);
-                match crate::catalog::probe::probe(&program, &p, timeout) {
-                    Ok(facts) => {
-                        let _ = store.set_media(id, Some(&facts), None);
-                    }
-                    Err(e @ crate::catalog::probe::ProbeError::Missing { .. }) => {
-                        if !warned_missing {
-                            tracing::warn!(error = %e, "media facts are not collected");
-                            warned_missing = true;
-                        }
-                        missing = true;
-                        break;
-                    }
-                    Err(e) => {
-                        tracing::info!(path = %paths::display(&p), error = %e, "media probe failed; cataloged without media facts");
-                        let _ = store.set_media(id, None, Some(&e.to_string()));
-                    }
-                }
-            }
-            if missing {
-                break;
-            }
-        }
-        match rx.recv() {
-            Ok(_) => while rx.try_recv().is_ok() {},
-            Err(_) => break,
-        }
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::{SimClock, Trust};
+
+    #[test]
+    fn a_new_folder_is_walked_again_for_files_that_beat_the_watcher() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::default();
+        config.paths.data = dir.path().join("data");
+        config.paths.inbox = dir.path().join("in");
+        std::fs::create_dir_all(config.paths.inbox.join("new")).unwrap();
+        let store = Store::open(&config.paths.database()).unwrap();
+        let clock = Arc::new(SimClock::new(chrono::Utc::now()));
+        let stamper = Arc::new(Stamper::new(
+            clock.clone(),
+            Trust::new(config.station.floor().unwrap()),
+        ));
+        let mut inbox = Inbox::new(&config, store, stamper).unwrap();
+        let new_dir = inbox.root().join("new");
+        inbox.observe_path(&new_dir); // the folder's create event: empty so far
+        // a file lands before the watcher covers the folder: no event for it
+        std::fs::write(new_dir.join("课件.ppt"), b"slides").unwrap();
+        inbox.process_due();
+        assert_eq!(inbox.pending(), 0);
+        assert!(inbox.next_deadline().is_some(), "a recheck is scheduled");
+        clock.advance(Duration::from_secs(3));
+        inbox.process_due();
+        assert_eq!(inbox.pending(), 1, "the recheck found the file");
     }
 }

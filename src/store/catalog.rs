@@ -6,6 +6,8 @@
 //! same arrival twice; ingesting a file is one transaction (item, reception and
 //! inbox row together), so a kill -9 leaves either all of it or none.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 use serde::Serialize;
@@ -426,14 +428,41 @@ impl Store {
         })
     }
 
-    /// Paths of drop-folder files the store believes are there.
-    pub fn live_inbox_paths(&self) -> Result<Vec<Vec<u8>>> {
+    /// Size, mtime and state of every drop-folder file believed present, by
+    /// path: what a full scan compares the folder with.
+    pub fn live_inbox_index(&self) -> Result<HashMap<Vec<u8>, (u64, i64, String)>> {
         self.read(|c| {
             let mut st = c.prepare(
-                "SELECT path FROM inbox_files WHERE state IN ('receiving', 'complete', 'broken')",
+                "SELECT path, size, mtime_ns, state FROM inbox_files
+                 WHERE state IN ('receiving', 'complete', 'broken')",
+            )?;
+            let rows = st
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, Vec<u8>>(0)?,
+                        (r.get::<_, i64>(1)? as u64, r.get(2)?, r.get(3)?),
+                    ))
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(rows)
+        })
+    }
+
+    /// Paths of drop-folder files believed present at `prefix` or below it (a
+    /// range on the primary key, not a scan of the table).
+    pub fn live_paths_under(&self, prefix: &[u8]) -> Result<Vec<Vec<u8>>> {
+        let mut lo = prefix.to_vec();
+        lo.push(b'/');
+        let mut hi = prefix.to_vec();
+        hi.push(b'/' + 1);
+        self.read(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT path FROM inbox_files
+                 WHERE state IN ('receiving', 'complete', 'broken')
+                   AND (path = ?1 OR (path >= ?2 AND path < ?3))",
             )?;
             let v = st
-                .query_map([], |r| r.get(0))?
+                .query_map(params![prefix, lo, hi], |r| r.get(0))?
                 .collect::<rusqlite::Result<_>>()?;
             Ok(v)
         })
@@ -972,6 +1001,30 @@ mod tests {
             .unwrap();
         assert!(p.corrected);
         assert_eq!(q("肉牛"), 1);
+    }
+
+    #[test]
+    fn live_paths_under_a_folder_only() {
+        let (_d, s) = store();
+        for (p, h) in [
+            ("/in/a/x.mp4", "h1"),
+            ("/in/a/b/y.mp4", "h2"),
+            ("/in/ab.mp4", "h3"),
+            ("/in/a", "h4"),
+        ] {
+            s.record_arrival(&arrival(p, h, 1)).unwrap();
+        }
+        let mut v = s.live_paths_under(b"/in/a").unwrap();
+        v.sort();
+        assert_eq!(
+            v,
+            [
+                b"/in/a".to_vec(),
+                b"/in/a/b/y.mp4".to_vec(),
+                b"/in/a/x.mp4".to_vec()
+            ]
+        );
+        assert_eq!(s.live_inbox_index().unwrap().len(), 4);
     }
 
     #[test]

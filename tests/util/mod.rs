@@ -13,16 +13,21 @@ use serde_json::Value;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_xingzhan");
 
-/// Waits until `f` holds, polling; panics with `what` after 60 s.
-pub fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
+/// Polls `f` for up to 60 s; true when it came to hold.
+fn poll(mut f: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
         if f() {
-            return;
+            return true;
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    panic!("timed out waiting for: {what}");
+    false
+}
+
+/// Waits until `f` holds, polling; panics with `what` after 60 s.
+pub fn wait_for(what: &str, f: impl FnMut() -> bool) {
+    assert!(poll(f), "timed out waiting for: {what}");
 }
 
 /// Fails loudly when a system tool the tests need is missing.
@@ -300,13 +305,18 @@ impl Station {
     /// Waits until an item with this title exists and returns it.
     pub fn wait_item(&self, title: &str) -> Value {
         let mut found = None;
-        wait_for(&format!("item {title:?}"), || {
+        let ok = poll(|| {
             found = self
                 .items("")
                 .into_iter()
                 .find(|i| i["title"].as_str() == Some(title));
             found.is_some()
         });
+        assert!(
+            ok,
+            "timed out waiting for item {title:?}; daemon log:\n{}",
+            self.log_text()
+        );
         found.unwrap()
     }
 
