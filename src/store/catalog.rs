@@ -198,8 +198,10 @@ impl Item {
     }
 }
 
-/// Filters for listing items; `after` is the keyset cursor (an item id).
-#[derive(Debug, Clone, Default)]
+/// Filters for listing items; `after` is the keyset cursor (an item id). It is
+/// also the shape of the API's query string (unknown parameters refused).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ItemQuery {
     pub q: Option<String>,
     pub category: Option<String>,
@@ -209,7 +211,12 @@ pub struct ItemQuery {
     pub kind: Option<String>,
     pub kept: Option<bool>,
     pub after: Option<i64>,
+    #[serde(default = "default_limit")]
     pub limit: u32,
+}
+
+fn default_limit() -> u32 {
+    50
 }
 
 /// One page of items, newest first; `next` is the cursor for the next page.

@@ -129,57 +129,30 @@ async fn health(State(st): State<AppState>) -> Result<Json<serde_json::Value>, A
     })))
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ItemsParams {
-    pub q: Option<String>,
-    pub category: Option<String>,
-    pub subject: Option<String>,
-    pub grade: Option<String>,
-    pub state: Option<String>,
-    pub kind: Option<String>,
-    pub kept: Option<bool>,
-    pub after: Option<i64>,
-    pub limit: Option<u32>,
-}
-
-impl ItemsParams {
-    pub fn query(self) -> Result<ItemQuery, ApiError> {
-        if let Some(q) = &self.q
-            && q.chars().count() > 200
-        {
-            return Err(ApiError::BadRequest(
-                "q is too long (200 characters at most)".into(),
-            ));
-        }
-        if let Some(s) = &self.state
-            && !s.is_empty()
-            && s != "present"
-            && s != "gone"
-        {
-            return Err(ApiError::BadRequest(format!(
-                "state={s:?}: use present or gone"
-            )));
-        }
-        Ok(ItemQuery {
-            q: self.q,
-            category: self.category,
-            subject: self.subject,
-            grade: self.grade,
-            state: self.state,
-            kind: self.kind,
-            kept: self.kept,
-            after: self.after,
-            limit: self.limit.unwrap_or(50),
-        })
+/// Checks a listing query from a client: bounded search text, known states.
+pub fn checked(q: ItemQuery) -> Result<ItemQuery, ApiError> {
+    if q.q.as_ref().is_some_and(|t| t.chars().count() > 200) {
+        return Err(ApiError::BadRequest(
+            "q is too long (200 characters at most)".into(),
+        ));
     }
+    if let Some(s) = &q.state
+        && !s.is_empty()
+        && s != "present"
+        && s != "gone"
+    {
+        return Err(ApiError::BadRequest(format!(
+            "state={s:?}: use present or gone"
+        )));
+    }
+    Ok(q)
 }
 
 async fn list_items(
     State(st): State<AppState>,
-    Query(p): Query<ItemsParams>,
+    Query(q): Query<ItemQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let q = p.query()?;
+    let q = checked(q)?;
     let page = st.store.run_blocking(move |s| s.items(&q)).await?;
     Ok(Json(json!(page)))
 }
@@ -406,14 +379,18 @@ async fn inbox_files(
     Ok(Json(json!({ "files": files })))
 }
 
-async fn disk(State(st): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+/// What a purge would delete now (the disk guard's dry run), with free space.
+pub async fn purge_plan(st: &AppState) -> Result<diskguard::Report, ApiError> {
     let free = diskguard::free_space(&st.config.paths.inbox())
         .map_err(|e| ApiError::Internal(format!("cannot read free space: {e}")))?;
     let (store, cfg, stamper) = (st.store.clone(), st.config.clone(), st.stamper.clone());
-    let report = tokio::task::spawn_blocking(move || {
+    Ok(tokio::task::spawn_blocking(move || {
         diskguard::check(&store, &cfg.disk, &stamper, free, true, true)
     })
     .await
-    .map_err(|e| ApiError::Internal(e.to_string()))??;
-    Ok(Json(json!(report)))
+    .map_err(|e| ApiError::Internal(e.to_string()))??)
+}
+
+async fn disk(State(st): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    Ok(Json(json!(purge_plan(&st).await?)))
 }

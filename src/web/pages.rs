@@ -13,8 +13,9 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 
 use super::AppState;
-use super::api::{ItemsParams, keep, local_display as local_time};
+use super::api::{checked, keep, local_display as local_time, purge_plan};
 use crate::diskguard;
+use crate::store::catalog::ItemQuery;
 use crate::store::catalog::{Item, ItemPatch};
 
 pub fn routes() -> Router<AppState> {
@@ -235,19 +236,13 @@ fn select(name: &str, options: &[(String, String)], current: Option<&str>) -> St
     s
 }
 
-async fn items(State(st): State<AppState>, Query(p): Query<ItemsParams>) -> Response {
-    let keep_q = (
-        p.q.clone(),
-        p.category.clone(),
-        p.subject.clone(),
-        p.grade.clone(),
-        p.kept,
-    );
-    let q = match p.query() {
+async fn items(State(st): State<AppState>, Query(q): Query<ItemQuery>) -> Response {
+    let q = match checked(q) {
         Ok(q) => q,
         Err(_) => return page_error(StatusCode::BAD_REQUEST, "查询条件有误"),
     };
-    let page_data = match st.store.run_blocking(move |s| s.items(&q)).await {
+    let query = q.clone();
+    let page_data = match st.store.run_blocking(move |s| s.items(&query)).await {
         Ok(p) => p,
         Err(e) => return page_error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     };
@@ -269,7 +264,14 @@ async fn items(State(st): State<AppState>, Query(p): Query<ItemsParams>) -> Resp
             .position(|c| v.starts_with(c))
             .unwrap_or(99)
     });
-    let (q, category, subject, grade, kept) = keep_q;
+    let ItemQuery {
+        q,
+        category,
+        subject,
+        grade,
+        kept,
+        ..
+    } = q;
     let mut b = format!(
         "<form action=\"/items\">关键词 <input name=\"q\" value=\"{}\" size=\"24\"> 类别 {} 学科 {} 年级 {} {}<button>搜索</button></form><p></p>",
         esc(q.as_deref().unwrap_or("")),
@@ -487,25 +489,16 @@ async fn edit_form(
 
 async fn disk(State(st): State<AppState>) -> Response {
     let inbox = st.config.paths.inbox();
-    let free = match diskguard::free_space(&inbox) {
-        Ok(f) => f,
-        Err(e) => {
+    let report = match purge_plan(&st).await {
+        Ok(r) => r,
+        Err(_) => {
             return page_error(
                 StatusCode::SERVICE_UNAVAILABLE,
-                &format!("无法读取磁盘空间：{e}"),
+                &format!("无法读取接收目录 {} 的磁盘空间", inbox.display()),
             );
         }
     };
-    let (store, cfg, stamper) = (st.store.clone(), st.config.clone(), st.stamper.clone());
-    let report = tokio::task::spawn_blocking(move || {
-        diskguard::check(&store, &cfg.disk, &stamper, free, true, true)
-    })
-    .await;
-    let report = match report {
-        Ok(Ok(r)) => r,
-        Ok(Err(e)) => return page_error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
-        Err(e) => return page_error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
-    };
+    let free = report.free_bytes;
     let d = &st.config.disk;
     let mut b = format!(
         "<p>可用空间：<b>{}</b>。警告线 {} MB，危险线 {} MB（低于危险线时{}清理接收目录，直到可用 {} MB）。校本资源库中的文件永不清理。</p>",

@@ -146,30 +146,8 @@ impl Http {
         }
     }
     pub fn send(&self, method: &str, path: &str, body: &str, ctype: &str) -> (u16, String) {
-        let url = format!("{}{}", self.base, path);
-        let mut r = match method {
-            "POST" => self
-                .agent
-                .post(&url)
-                .header("content-type", ctype)
-                .send(body),
-            "PATCH" => self
-                .agent
-                .patch(&url)
-                .header("content-type", ctype)
-                .send(body),
-            "PUT" => self
-                .agent
-                .put(&url)
-                .header("content-type", ctype)
-                .send(body),
-            m => panic!("method {m}"),
-        }
-        .expect("http send");
-        (
-            r.status().as_u16(),
-            r.body_mut().read_to_string().unwrap_or_default(),
-        )
+        self.try_send(method, path, body, ctype)
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
     }
 }
 
