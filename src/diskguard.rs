@@ -14,7 +14,7 @@ use crate::clock::Stamper;
 use crate::config::DiskConfig;
 use crate::paths;
 use crate::store::Store;
-use crate::store::catalog::PurgeCandidate;
+use crate::store::register::PurgeCandidate;
 
 const MIB: u64 = 1024 * 1024;
 

@@ -585,12 +585,7 @@ fn bad_config_lines_are_named() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("bad.toml");
     std::fs::write(&cfg, "[inbox]\nsettle_secs = 5\nsettel_secs = 9\n").unwrap();
-    let out = std::process::Command::new(BIN)
-        .arg("--config")
-        .arg(&cfg)
-        .arg("serve")
-        .output()
-        .unwrap();
+    let out = util::with_config(&cfg, &["serve"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -598,12 +593,7 @@ fn bad_config_lines_are_named() {
         "{err}"
     );
     std::fs::write(&cfg, "[station]\nutc_offset = \"Beijing\"\n").unwrap();
-    let out = std::process::Command::new(BIN)
-        .arg("--config")
-        .arg(&cfg)
-        .arg("doctor")
-        .output()
-        .unwrap();
+    let out = util::with_config(&cfg, &["doctor"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("utc_offset") && err.contains("+08:00"),
@@ -623,12 +613,7 @@ fn print_default_config_round_trips() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("c.toml");
     std::fs::write(&p, &text).unwrap();
-    let out = std::process::Command::new(BIN)
-        .arg("--config")
-        .arg(&p)
-        .args(["config", "check"])
-        .output()
-        .unwrap();
+    let out = util::with_config(&p, &["config", "check"]);
     assert!(
         out.status.success(),
         "{}",
@@ -659,12 +644,7 @@ fn doctor_reports_tools_and_database() {
         ),
     )
     .unwrap();
-    let out = std::process::Command::new(BIN)
-        .arg("--config")
-        .arg(st.dir.path().join("noff.toml"))
-        .arg("doctor")
-        .output()
-        .unwrap();
+    let out = util::with_config(st.dir.path().join("noff.toml"), &["doctor"]);
     assert!(!out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -974,12 +954,7 @@ fn config_check_prints_the_layers_without_secrets() {
          sense = \"pjlink\"\nhost = \"127.0.0.1\"\npassword = \"hunter2\"\n",
     )
     .unwrap();
-    let out = std::process::Command::new(BIN)
-        .arg("--config")
-        .arg(&p)
-        .args(["--settle-secs", "7", "config", "check"])
-        .output()
-        .unwrap();
+    let out = util::with_config(&p, &["--settle-secs", "7", "config", "check"]);
     assert!(
         out.status.success(),
         "{}",

@@ -266,31 +266,32 @@ pub fn page(
             })
             .collect(),
         Dataset::Receptions => {
-            let mut out = Vec::new();
-            let mut cursor = after;
-            while out.len() < n {
-                let rows = store.receptions_page(cursor, n)?;
-                let Some(last) = rows.last() else { break };
-                cursor = last.id;
-                for r in rows {
-                    if r.received_at.is_some_and(|t| t >= q.from && t < q.to) && out.len() < n {
-                        out.push((
-                            r.id,
-                            vec![
-                                Cell::Int(r.id),
-                                Cell::Int(r.item_id),
-                                Cell::Text(r.title),
-                                Cell::Text(r.category),
-                                Cell::time(r.received_at, off),
-                                Cell::Bool(r.clock_trusted),
-                                Cell::Int(r.size),
-                                Cell::Text(r.path),
-                            ],
-                        ));
-                    }
-                }
-            }
-            out
+            let (from, to) = (
+                crate::store::catalog::ts(q.from),
+                crate::store::catalog::ts(q.to),
+            );
+            store
+                .receptions(Some(&from), Some(&to), Some(after), n as u32)?
+                .into_iter()
+                .map(|r| {
+                    let at = chrono::DateTime::parse_from_rfc3339(&r.received_at)
+                        .ok()
+                        .map(|t| t.to_utc());
+                    (
+                        r.id,
+                        vec![
+                            Cell::Int(r.id),
+                            Cell::Int(r.item_id),
+                            Cell::Text(r.title),
+                            Cell::Text(r.category),
+                            Cell::time(at, off),
+                            Cell::Bool(r.clock_trusted),
+                            Cell::Int(r.size as i64),
+                            Cell::Text(r.path),
+                        ],
+                    )
+                })
+                .collect()
         }
         Dataset::Discs => {
             let (from, to) = (

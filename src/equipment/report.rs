@@ -289,17 +289,8 @@ pub fn rates(
             )
         })
         .collect();
-    let mut untrusted_receptions = 0;
-    let mut after = 0;
-    loop {
-        let page = store.receptions_page(after, 10_000)?;
-        let Some(last) = page.last() else { break };
-        after = last.id;
-        untrusted_receptions += page
-            .iter()
-            .filter(|r| !r.clock_trusted && r.received_at.is_some_and(|x| x >= f && x < t))
-            .count();
-    }
+    let untrusted_receptions =
+        store.untrusted_receptions(&crate::store::catalog::ts(f), &crate::store::catalog::ts(t))?;
     Ok(RatesReport {
         from,
         to,

@@ -151,19 +151,6 @@ pub struct ItemFact {
     pub first_received: Option<DateTime<Utc>>,
 }
 
-/// A reception row for export.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ReceptionRow {
-    pub id: i64,
-    pub item_id: i64,
-    pub title: String,
-    pub category: String,
-    pub received_at: Option<DateTime<Utc>>,
-    pub clock_trusted: bool,
-    pub size: i64,
-    pub path: String,
-}
-
 const LESSON_COLS: &str =
     "id, room, period, start_at, end_at, teacher, class, subject, note, created_at, clock_trusted";
 
@@ -569,34 +556,6 @@ impl Store {
             )?;
             let rows = stmt
                 .query_map(params![ts(from), ts(to)], |r| Ok((r.get(0)?, col_ts(r, 1)?)))?
-                .collect::<rusqlite::Result<_>>()?;
-            Ok(rows)
-        })
-    }
-
-    /// A page of receptions with id > `after` (time filtering is done by the caller,
-    /// since the catalog writes its own timestamp form).
-    pub fn receptions_page(&self, after: i64, limit: usize) -> Result<Vec<ReceptionRow>> {
-        self.read(|c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT r.id, r.item_id, i.title, i.category, r.received_at, r.clock_trusted, r.size,
-                        r.path_display
-                 FROM receptions r JOIN items i ON i.id = r.item_id
-                 WHERE r.id > ?1 ORDER BY r.id LIMIT ?2",
-            )?;
-            let rows = stmt
-                .query_map(params![after, limit as i64], |r| {
-                    Ok(ReceptionRow {
-                        id: r.get(0)?,
-                        item_id: r.get(1)?,
-                        title: r.get(2)?,
-                        category: r.get(3)?,
-                        received_at: col_ts_opt(r, 4)?,
-                        clock_trusted: r.get(5)?,
-                        size: r.get(6)?,
-                        path: r.get(7)?,
-                    })
-                })?
                 .collect::<rusqlite::Result<_>>()?;
             Ok(rows)
         })

@@ -12,6 +12,7 @@
 pub mod catalog;
 pub mod equipment;
 pub mod outreach;
+pub mod register;
 pub mod schema;
 
 use std::path::{Path, PathBuf};

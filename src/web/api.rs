@@ -16,7 +16,8 @@ use tower::ServiceExt;
 use super::AppState;
 use super::error::ApiError;
 use crate::diskguard;
-use crate::store::catalog::{ItemPatch, ItemQuery, Reception, ts};
+use crate::store::catalog::{ItemPatch, ItemQuery, ts};
+use crate::store::register::Reception;
 
 pub fn routes() -> Router<AppState> {
     Router::new()

@@ -592,7 +592,7 @@ async fn receptions_page(State(st): State<AppState>, Query(f): Query<RangeForm>)
 /// The reception register as an HTML table; `full` adds the number and the file.
 fn reception_table(
     st: &AppState,
-    rows: &[crate::store::catalog::Reception],
+    rows: &[crate::store::register::Reception],
     offset: chrono::FixedOffset,
     full: bool,
 ) -> String {

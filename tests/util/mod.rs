@@ -30,6 +30,16 @@ pub fn wait_for(what: &str, f: impl FnMut() -> bool) {
     assert!(poll(f), "timed out waiting for: {what}");
 }
 
+/// Runs the binary with a config file and arguments, to completion.
+pub fn with_config(config: impl AsRef<Path>, args: &[&str]) -> std::process::Output {
+    Command::new(BIN)
+        .arg("--config")
+        .arg(config.as_ref())
+        .args(args)
+        .output()
+        .expect("run xingzhan")
+}
+
 /// Fails loudly when a system tool the tests need is missing.
 pub fn require_tool(tool: &str, package: &str) {
     let ok = Command::new("sh")
