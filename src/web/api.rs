@@ -31,25 +31,40 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/disk", get(disk))
 }
 
-/// Parses a `from`/`to` bound: a local date (`2026-09-01`, the whole day in the
-/// station's time zone) or an RFC 3339 instant. Returns the stored UTC form.
+/// Reads a `from`/`to` bound: a local date (`2026-09-01`: midnight in the
+/// station's zone; for an end bound the whole day, so the next midnight) or an
+/// RFC 3339 instant. Returns the UTC instant and the local day it falls in (for
+/// an end bound, the first day not included). The one date parser of the API.
+pub fn date_bound(
+    s: &str,
+    off: FixedOffset,
+    end: bool,
+) -> Option<(DateTime<chrono::Utc>, NaiveDate)> {
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        let d = if end { d.succ_opt()? } else { d };
+        let t = d.and_hms_opt(0, 0, 0)?.and_local_timezone(off).single()?;
+        return Some((t.to_utc(), d));
+    }
+    let t = DateTime::parse_from_rfc3339(s).ok()?.to_utc();
+    let local = t.with_timezone(&off);
+    let day = if end && local.time() != chrono::NaiveTime::MIN {
+        local.date_naive().succ_opt()?
+    } else {
+        local.date_naive()
+    };
+    Some((t, day))
+}
+
+/// A `from`/`to` bound in the stored UTC form, or a clear error naming it.
 pub fn parse_bound(
     s: &str,
     offset: FixedOffset,
     end: bool,
     name: &str,
 ) -> Result<String, ApiError> {
-    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        let d = if end { d.succ_opt().unwrap_or(d) } else { d };
-        let local = d
-            .and_hms_opt(0, 0, 0)
-            .and_then(|t| t.and_local_timezone(offset).single())
-            .ok_or_else(|| ApiError::BadRequest(format!("{name}: date out of range")))?;
-        return Ok(ts(local.to_utc()));
-    }
-    DateTime::parse_from_rfc3339(s)
-        .map(|t| ts(t.to_utc()))
-        .map_err(|_| {
+    date_bound(s, offset, end)
+        .map(|(t, _)| ts(t))
+        .ok_or_else(|| {
             ApiError::BadRequest(format!(
                 "{name}={s:?} is not a date; use 2026-09-01 or 2026-09-01T08:00:00+08:00"
             ))

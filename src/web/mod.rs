@@ -11,6 +11,7 @@ pub mod outreach;
 pub mod pages;
 
 pub mod equipment;
+pub mod equipment_pages;
 
 use std::sync::Arc;
 
